@@ -1,0 +1,121 @@
+"""Input validation shared by every nnlib module.
+
+Each helper raises a ``TypeError`` (wrong kind of object or dtype) or a ``ValueError``
+(wrong shape, value or name) whose message names the argument and what was expected, so
+that a student sees *what* is wrong rather than a stack trace from deep inside JAX.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def float_array(x: Any, name: str, *, ndim: int | Sequence[int] | None = None) -> jax.Array:
+    """Returns ``x`` as a floating-point JAX array, or raises a clear error.
+
+    Args:
+      x: array-like.
+      name: the argument's name, used in the error message.
+      ndim: the allowed number of dimensions (an int or a sequence of ints), or None.
+
+    Raises:
+      TypeError: if ``x`` is not array-like or has an integer/boolean dtype.
+      ValueError: if ``x`` has the wrong number of dimensions.
+    """
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        try:
+            x = np.asarray(x)
+        except Exception as e:  # pragma: no cover - exotic objects
+            raise TypeError(f"{name} must be an array, got {type(x).__name__}") from e
+        dtype = x.dtype
+        if dtype == object:
+            raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}")
+        if np.issubdtype(dtype, np.floating):
+            pass
+        elif np.issubdtype(dtype, np.integer) and x.ndim == 0:
+            x = x.astype(np.float32)  # a plain Python number like 3 is fine
+            dtype = x.dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"{name} must have a floating-point dtype, got {dtype}; "
+            f"convert it first, e.g. {name}.astype('float32')"
+        )
+    x = jnp.asarray(x)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {tuple(x.shape)}")
+    return x
+
+
+def same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
+    """Raises ``ValueError`` unless ``a`` and ``b`` have the same shape."""
+    if tuple(jnp.shape(a)) != tuple(jnp.shape(b)):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got "
+            f"{tuple(jnp.shape(a))} and {tuple(jnp.shape(b))}"
+        )
+
+
+def require_key(key: Any, who: str) -> jax.Array:
+    """Returns ``key`` if it is a JAX PRNG key, else raises a clear error.
+
+    Accepts new-style typed keys (``jax.random.key``) and legacy uint32[2] keys
+    (``jax.random.PRNGKey``).
+    """
+    if key is None:
+        raise ValueError(
+            f"{who} needs a PRNG key: pass key=jax.random.key(0) (and split it, never reuse it)"
+        )
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        return key
+    if dtype is not None and dtype == jnp.uint32 and tuple(jnp.shape(key))[-1:] == (2,):
+        return key
+    raise TypeError(
+        f"{who}: key must be a PRNG key from jax.random.key(seed), got {type(key).__name__}"
+        + (f" with dtype {dtype}" if dtype is not None else "")
+    )
+
+
+def lookup(kind: str, name: Any, table: dict[str, Any]) -> Any:
+    """Looks ``name`` up in ``table`` (case-insensitive), or raises a ValueError listing valid names.
+
+    Example:
+      >>> lookup("optimizer", "adamm", {"adam": 1, "sgd": 2})
+      Traceback (most recent call last):
+      ValueError: unknown optimizer 'adamm'; valid names are: adam, sgd
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    key = name.lower()
+    if key not in table:
+        raise ValueError(f"unknown {kind} {name!r}; valid names are: {', '.join(sorted(table))}")
+    return table[key]
+
+
+def positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
+    """Raises ``ValueError`` unless ``value`` is a positive (or non-negative) number."""
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        what = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {what}, got {value}")
+
+
+def in_range(value: float, name: str, low: float, high: float, *, high_inclusive: bool = False) -> None:
+    """Raises ``ValueError`` unless ``low <= value < high`` (or ``<= high``)."""
+    ok = low <= value <= high if high_inclusive else low <= value < high
+    if not ok:
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
+
+
+def names(items: Iterable[str]) -> str:
+    """Formats names for an error message: ``a, b, c``."""
+    return ", ".join(sorted(items))
