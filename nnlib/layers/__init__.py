@@ -1,0 +1,69 @@
+"""Neural-network layers with explicit forward and backward passes.
+
+Every layer holds hyperparameters only and follows one contract (see
+:mod:`nnlib.layers.base`)::
+
+    params, out_shape = layer.init(key, in_shape)        # in_shape excludes the batch axis
+    state = layer.init_state(in_shape)                   # {} except BatchNorm
+    y, cache = layer.forward(params, x, train=False, key=None, state=None)
+    dparams, dx = layer.backward(params, cache, dy)
+    y = layer.apply(params, x, train=False, key=None, state=None)
+
+Images are NHWC ``(batch, height, width, channels)``. The functional activations
+(``sigmoid``, ``relu``, ...) are here too, for lessons and widgets.
+"""
+
+from nnlib.layers.activations import (
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    get_activation,
+    leaky_relu,
+    leaky_relu_grad,
+    log_softmax,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    tanh,
+    tanh_grad,
+)
+from nnlib.layers.base import Layer, updated_state
+from nnlib.layers.batchnorm import BatchNorm
+from nnlib.layers.conv import Conv2D, Flatten, MaxPool2D
+from nnlib.layers.dense import Dense
+from nnlib.layers.dropout import Dropout
+from nnlib.layers.sequential import Sequential
+
+__all__ = [
+    "BatchNorm",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "MaxPool2D",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "get_activation",
+    "leaky_relu",
+    "leaky_relu_grad",
+    "log_softmax",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "tanh",
+    "tanh_grad",
+    "updated_state",
+]

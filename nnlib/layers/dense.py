@@ -1,0 +1,110 @@
+"""Fully connected (dense) layer: ``y = act(x @ W + b)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nnlib.layers.activations import Identity, get_activation
+from nnlib.layers.base import Layer, check_input, shape_tuple
+
+
+def activation_layer(activation: Any) -> Layer | None:
+    """The activation layer to compose after a linear map, or None for ``linear``/None."""
+    act = get_activation(activation)
+    return None if isinstance(act, Identity) else act
+
+
+def activation_forward(act: Layer | None, z: jax.Array, cache: dict) -> jax.Array:
+    """Applies ``act`` to ``z``, storing its cache as ``cache["act"]``; identity for None."""
+    if act is None:
+        return z
+    y, cache["act"] = act.forward({}, z)
+    return y
+
+
+def activation_backward(act: Layer | None, cache: dict, dy: jax.Array) -> jax.Array:
+    """``dL/dz`` from ``dL/dy`` through the composed activation."""
+    if act is None:
+        return dy
+    return act.backward({}, cache["act"], dy)[1]
+
+
+def _init_fn(init: Any):
+    from nnlib import init as initializers  # another module; imported on first use
+
+    return initializers.get(init)
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = act(x @ W + b)``.
+
+    Shapes: ``x (batch, in_features)``, ``W (in_features, units)``, ``b (units,)``,
+    ``y (batch, units)``.
+
+    Backward (with ``dz = dL/dz`` for ``z = x @ W + b``, after the activation's backward)::
+
+        dW = x^T @ dz      db = sum_batch dz      dx = dz @ W^T
+
+    Args:
+      units: number of output features.
+      activation: a name (``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"leaky_relu"``,
+        ``"softmax"``, ``"linear"``), an activation layer, or None (linear). It is
+        applied inside this layer; the cache holds both parts.
+      use_bias: whether to add ``b`` (without it ``params`` has only ``"W"``).
+      kernel_init: initializer name or function for ``W`` (see ``nnlib.init``).
+      bias_init: initializer name or function for ``b``.
+
+    Example:
+      >>> layer = Dense(3, activation="relu")
+      >>> params, out_shape = layer.init(jax.random.key(0), (4,))   # out_shape == (3,)
+
+    References:
+      Rumelhart, Hinton & Williams (1986), Learning representations by back-propagating errors.
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_init: Any = "glorot_uniform", bias_init: Any = "zeros"):
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise TypeError(f"Dense: units must be an int, got {units!r}")
+        if units < 1:
+            raise ValueError(f"Dense: units must be positive, got {units}")
+        self.units = units
+        self.activation = activation
+        self._act = activation_layer(activation)  # validates the name now
+        self.use_bias = bool(use_bias)
+        self.kernel_init = kernel_init
+        self.bias_init = bias_init
+
+    def init(self, key, in_shape, *, dtype=jnp.float32):
+        (n_in,) = shape_tuple(in_shape, "Dense", 1,
+                              "; flatten images first with Flatten()")
+        k_w, k_b = jax.random.split(key)
+        params = {"W": _init_fn(self.kernel_init)(k_w, (n_in, self.units), dtype)}
+        if self.use_bias:
+            params["b"] = _init_fn(self.bias_init)(k_b, (self.units,), dtype)
+        return params, (self.units,)
+
+    def forward(self, params, x, *, train=False, key=None, state=None):
+        x = check_input(x, "Dense", 2,
+                        " (expected (batch, in_features)); put a Flatten() layer before Dense")
+        W = params["W"]
+        if x.shape[1] != W.shape[0]:
+            raise ValueError(
+                f"Dense: x has {x.shape[1]} features (shape {tuple(x.shape)}) but W expects "
+                f"in_features={W.shape[0]} (W shape {tuple(W.shape)})"
+            )
+        z = x @ W
+        if self.use_bias:
+            z = z + params["b"]
+        cache = {"x": x}
+        return activation_forward(self._act, z, cache), cache
+
+    def backward(self, params, cache, dy):
+        dz = activation_backward(self._act, cache, dy)
+        grads = {"W": cache["x"].T @ dz}
+        if self.use_bias:
+            grads["b"] = jnp.sum(dz, axis=0)
+        return grads, dz @ params["W"].T
