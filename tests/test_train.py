@@ -1,0 +1,299 @@
+"""Tests for nnlib.train: steps, fit (scan epochs, early stopping, NaN), the Keras surface."""
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nnlib import data, losses, optim, train
+from nnlib.layers import BatchNorm, Dense, Dropout, Flatten, ReLU, Sequential, Softmax
+
+F64 = jnp.float64
+
+
+def _toy(n=70, d=5, k=3, seed=0):
+    """A small, learnable classification problem: float64 x (n, d), one-hot y (n, k)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    w = rng.normal(size=(d, k))
+    labels = np.argmax(x @ w, axis=1)
+    return x, np.eye(k)[labels], labels.astype(np.int32)
+
+
+def _mlp(k=3, hidden=8, **extra):
+    return Sequential([Dense(hidden, activation="tanh"), *extra.get("middle", []),
+                       Dense(k, activation="softmax")])
+
+
+def _params(model, d, dtype=F64, seed=0):
+    params, _ = model.init(jax.random.key(seed), (d,), dtype=dtype)
+    return params
+
+
+def _fit(model, params, x, y, **kw):
+    kw = {"loss": "categorical_crossentropy", "optimizer": "adam", "epochs": 3,
+          "batch_size": 16, "key": jax.random.key(1), "progress": False, **kw}
+    return train.fit(model, params, x, y, **kw)
+
+
+def _digits_split():
+    x, y = data.load_digits()
+    (x_tr, y_tr), _, (x_te, y_te) = data.train_val_test_split(
+        x, y, key=jax.random.key(0), val_fraction=0.0, test_fraction=0.2)
+    x_tr, x_te, _ = data.standardize(x_tr, x_te)
+    return x_tr, data.one_hot(y_tr, 10), x_te, data.one_hot(y_te, 10)
+
+
+# ----------------------------------------------------------------------- the classic example
+
+
+def test_classic_keras_example_on_digits_reaches_96_percent():
+    # Keras's classic MNIST example, verbatim, on the 8x8 digits ("adam" is Adam(1e-3)).
+    x_train, y_train, x_test, y_test = _digits_split()
+    start = time.perf_counter()
+    model = Sequential([Flatten(), Dense(128, activation="relu"), Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, epochs=10, batch_size=32, verbose=0)
+    loss, acc = model.evaluate(x_test, y_test)
+    seconds = time.perf_counter() - start
+    assert acc >= 0.96, f"test accuracy {acc:.4f} after {seconds:.1f} s"
+    assert set(history.history) == {"loss", "accuracy"}
+    assert all(len(v) == 10 for v in history.history.values())
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert 0.0 < loss < 0.3
+    probs = model.predict(x_test[:5])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.params is not None and model.opt_state is not None
+    print(f"classic digits example: test accuracy {acc:.4f} in {seconds:.2f} s")
+
+
+# ----------------------------------------------------------------------- steps
+
+
+def test_manual_and_jax_gradients_give_the_same_trajectory():
+    x, y, _ = _toy(n=64)
+    # Dropout (a key per step) and BatchNorm (state) exercise both paths.
+    model = Sequential([Dense(8, use_bias=False), BatchNorm(), ReLU(), Dropout(0.2), Dense(3),
+                        Softmax()])  # (a bias before BatchNorm would get only rounding noise)
+    tx = optim.adam(0.01)
+    runs = {}
+    for grad in ("jax", "manual"):
+        step = train.make_train_step(model, "categorical_crossentropy", tx, grad=grad)
+        params = _params(model, 5)
+        opt_state, state, trajectory = tx.init(params), model.init_state((5,), dtype=F64), []
+        for i in range(8):
+            lo = 16 * (i % 4)
+            params, opt_state, state, value = step(params, opt_state, state, x[lo:lo + 16],
+                                                   y[lo:lo + 16], jax.random.key(i))
+            trajectory.append(float(value))
+        runs[grad] = (trajectory, params, state)
+    np.testing.assert_allclose(runs["manual"][0], runs["jax"][0], rtol=1e-10, atol=0)
+    assert runs["jax"][0][-1] < runs["jax"][0][0]
+    for a, b in zip(jax.tree.leaves(runs["manual"][1:]), jax.tree.leaves(runs["jax"][1:])):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+    assert float(jnp.max(jnp.abs(runs["jax"][2][1]["mean"]))) > 0  # BatchNorm stats updated
+
+
+def test_fused_softmax_loss_equals_the_probability_loss_and_stays_finite():
+    x, y, _ = _toy(n=16)
+    model = _mlp()
+    params = _params(model, 5)
+    step = train.make_train_step(model, "categorical_crossentropy", optim.sgd(0.1))
+    _, _, _, value = step(params, optim.sgd(0.1).init(params), model.init_state((5,), dtype=F64),
+                          x, y, None)
+    expected = losses.categorical_cross_entropy(model.apply(params, x), y)
+    np.testing.assert_allclose(value, expected, rtol=1e-10)
+    # Huge logits: softmax saturates to exact 0/1, the fused loss stays finite.
+    big = [params[0], {"W": params[1]["W"] * 1e4, "b": params[1]["b"]}]
+    _, _, _, value = step(big, optim.sgd(0.1).init(big), [{}, {}], x, y, None)
+    assert np.isfinite(float(value))
+
+
+def test_sigmoid_binary_and_sparse_labels_train():
+    x, _, labels = _toy(n=64, k=2)
+    model = Sequential([Dense(8, activation="tanh"), Dense(1, activation="sigmoid")])
+    r = _fit(model, _params(model, 5), x, labels[:, None].astype(np.float64),
+             loss="binary_crossentropy", optimizer=optim.adam(0.05), metrics=["accuracy"],
+             epochs=20)
+    assert r.history["loss"][-1] < 0.6 * r.history["loss"][0]
+    assert r.history["accuracy"][-1] > 0.85
+    x3, _, labels3 = _toy(n=64)
+    model = _mlp()
+    r = _fit(model, _params(model, 5), x3, labels3, loss="sparse_categorical_crossentropy",
+             optimizer=optim.adam(0.05), metrics=["accuracy"], epochs=20)
+    assert r.history["loss"][-1] < 0.6 * r.history["loss"][0]
+
+
+def test_train_step_does_not_retrace_and_epochs_do_not_recompile():
+    x, y, _ = _toy()
+    traces = []
+
+    class CountingDense(Dense):  # runs its Python code only when JAX traces it
+        def forward(self, *args, **kwargs):
+            traces.append(1)
+            return super().forward(*args, **kwargs)
+
+    model = Sequential([CountingDense(4, activation="tanh"), Dense(3, activation="softmax")])
+    params = _params(model, 5)
+    step = train.make_train_step(model, "mse", "sgd")
+    opt_state = optim.sgd(0.01).init(params)
+    args = (model.init_state((5,), dtype=F64), x[:8], y[:8], None)
+    params, opt_state, *_ = step(params, opt_state, *args)
+    n_first = len(traces)
+    step(params, opt_state, *args)
+    assert len(traces) == n_first == 1
+
+    traces.clear()
+    after_epoch = []
+    _fit(model, params, x, y, epochs=4, validation_split=0.2, metrics=["mae"],
+         callbacks=[lambda epoch, logs: after_epoch.append(len(traces))])
+    # epoch 1 traces the scan body, the tail step and the eval step; later epochs reuse them
+    assert after_epoch[0] > 0 and after_epoch == [after_epoch[0]] * 4
+
+
+# ----------------------------------------------------------------------- fit
+
+
+def test_early_stopping_stops_and_restores_best_params():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]])
+    model = Sequential([Dense(1)])
+    params = _params(model, 3)
+    # Validation targets with the opposite sign: val_loss rises as training fits y.
+    common = {"loss": "mse", "optimizer": optim.sgd(0.05), "validation_data": (x, -y)}
+    r = _fit(model, params, x, y, epochs=50, patience=3, **common)
+    assert len(r.history["val_loss"]) == 4  # best at epoch 0, then 3 epochs without improvement
+    assert r.history["val_loss"][0] == min(r.history["val_loss"])
+    best = _fit(model, params, x, y, epochs=1, **common)
+    for a, b in zip(jax.tree.leaves(r.params), jax.tree.leaves(best.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    last = _fit(model, params, x, y, epochs=50, patience=3, restore_best=False, **common)
+    assert not np.allclose(last.params[0]["W"], best.params[0]["W"])
+
+
+def test_nan_input_raises_naming_the_step():
+    x, y, _ = _toy()
+    x[40, 2] = np.nan  # example 40 is in batch 2 (examples 32..47) without shuffling
+    model = _mlp()
+    with pytest.raises(train.NonFiniteLossError, match=r"epoch 1/3.*global step 2") as info:
+        _fit(model, _params(model, 5), x, y, shuffle=False, grad="manual")
+    assert isinstance(info.value, ValueError)
+    assert (info.value.epoch, info.value.step) == (0, 2) and np.isnan(info.value.value)
+
+
+def test_huge_learning_rate_raises_non_finite_error():
+    x, _, _ = _toy(n=16)
+    y = 1e3 * x[:, :1]
+    model = Sequential([Dense(1)])
+    with pytest.raises(train.NonFiniteLossError, match="global step") as info:
+        _fit(model, _params(model, 5), x, y, loss="mse", optimizer=optim.sgd(1e3), epochs=100)
+    assert info.value.step == info.value.epoch  # one step per epoch
+
+
+def test_validation_split_takes_the_last_fraction():
+    x, y, _ = _toy(n=80)
+    model = _mlp()
+    params = _params(model, 5)
+    a = _fit(model, params, x, y, validation_split=0.25, metrics=["accuracy"])
+    b = _fit(model, params, x[:60], y[:60], validation_data=(x[60:], y[60:]),
+             metrics=["accuracy"])
+    assert set(a.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for k in a.history:
+        np.testing.assert_allclose(a.history[k], b.history[k], rtol=1e-12)
+    ev = train.evaluate(model, a.params, x[60:], y[60:], loss="categorical_crossentropy",
+                        metrics=["accuracy"], state=a.state)
+    np.testing.assert_allclose(ev["loss"], a.history["val_loss"][-1], rtol=1e-10)
+
+
+def test_keras_surface_is_deterministic_and_validates(capsys):
+    x, y, _ = _toy(n=48)
+    x = x.astype(np.float32)
+    layers = _mlp().layers  # shared: the jitted functions are reused across the three models
+
+    def run(seed):
+        model = Sequential(layers)
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["mse"],
+                      seed=seed)
+        h1 = model.fit(x, y, epochs=2, batch_size=8, verbose=0, validation_split=0.25)
+        h2 = model.fit(x, y, epochs=2, batch_size=8, verbose=2)
+        return h1.history, h2.history, model
+
+    (a1, a2, model), (b1, b2, _), (c1, _, _) = run(3), run(3), run(4)
+    assert a1 == b1 and a2 == b2  # same seed: identical floats
+    assert a1["loss"] != c1["loss"]
+    assert a1["loss"] != a2["loss"]  # a second fit continues with a new shuffle
+    assert set(a1) == {"loss", "mse", "val_loss", "val_mse"}
+    assert "Epoch 2/2 - loss: " in capsys.readouterr().out  # verbose=2: a line per epoch
+    loss, mse_value = model.evaluate(x, y)
+    assert 0 < mse_value < loss
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    assert isinstance(model.evaluate(x, y), float)  # no metrics: a float, like Keras
+    with pytest.raises(ValueError, match=r"model was built for \(5,\)"):
+        model.evaluate(x[:, :4], y)
+
+
+def test_unknown_names_list_the_valid_ones():
+    model = _mlp()
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'.*adam"):
+        model.compile(optimizer="adamm", loss="mse")
+    with pytest.raises(ValueError, match="unknown loss 'categorical'.*categorical_crossentropy"):
+        model.compile(optimizer="adam", loss="categorical")
+    with pytest.raises(ValueError, match="unknown metric 'acuracy'.*accuracy.*mae.*mse"):
+        train.make_eval_step(model, "mse", ["acuracy"])
+    with pytest.raises(ValueError, match="grad must be one of jax, manual"):
+        train.make_train_step(model, "mse", "adam", grad="auto")
+    with pytest.raises(RuntimeError, match="compile"):
+        _mlp().fit(np.ones((4, 5)), np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("change, error, message", [
+    ({"x": np.ones((8, 5), dtype=np.int32)}, TypeError, "x must have a floating-point dtype"),
+    ({"y": np.ones((7, 3))}, ValueError, "same number of examples.*8.*7"),
+    ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+    ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
+    ({"epochs": 0}, ValueError, "epochs must be >= 1"),
+    ({"validation_split": 1.0}, ValueError, "validation_split must be in"),
+    ({"validation_split": 0.9}, ValueError, "empty training or validation set"),
+    ({"key": None}, ValueError, "needs a PRNG key"),
+    ({"patience": 0}, ValueError, "patience must be >= 1"),
+    ({"callbacks": [3]}, TypeError, "callbacks must be callables"),
+    ({"validation_data": (np.ones((4, 5)),)}, ValueError, "validation_data must be a pair"),
+])
+def test_fit_validates_inputs(change, error, message):
+    model = _mlp()
+    kw = {"x": np.ones((8, 5)), "y": np.ones((8, 3)) / 3, **change}
+    x, y = kw.pop("x"), kw.pop("y")
+    with pytest.raises(error, match=message):
+        _fit(model, _params(model, 5), x, y, **kw)
+
+
+def test_metrics_functions():
+    probs = jnp.array([[0.1, 0.7, 0.2], [0.6, 0.3, 0.1], [0.2, 0.3, 0.5], [0.4, 0.5, 0.1]])
+    labels = jnp.array([1, 0, 1, 0])
+    assert float(train.accuracy(probs, labels)) == pytest.approx(0.5)
+    assert float(train.accuracy(probs, jax.nn.one_hot(labels, 3))) == pytest.approx(0.5)
+    single = jnp.array([[0.9], [0.2], [0.6], [0.4]])
+    assert float(train.accuracy(single, jnp.array([[1.0], [0.0], [0.0], [0.0]]))) == 0.75
+    assert float(train.accuracy(single - 0.5, jnp.array([1, 0, 0, 0]), threshold=0.0)) == 0.75
+    assert float(train.mae(single, jnp.zeros((4, 1)))) == pytest.approx(0.525)
+    assert float(train.mse(probs, labels)) == pytest.approx(
+        float(jnp.mean((probs - jax.nn.one_hot(labels, 3)) ** 2)))
+
+
+def test_callbacks_see_logs_and_can_stop_training(capsys):
+    x, y, _ = _toy()
+    seen = []
+
+    def cb(epoch, logs):
+        seen.append((epoch, sorted(logs)))
+        return epoch == 1  # True stops training after this epoch
+
+    model = _mlp()
+    r = _fit(model, _params(model, 5), x, y, epochs=5, metrics=["accuracy"], callbacks=[cb],
+             progress=True)
+    assert seen == [(0, ["accuracy", "loss"]), (1, ["accuracy", "loss"])]
+    assert "fit:" in capsys.readouterr().err  # the tqdm bar
+    assert len(r.history["loss"]) == 2
