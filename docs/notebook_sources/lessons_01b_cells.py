@@ -46,8 +46,13 @@ Two interleaving half-moons cannot be separated by a straight line, so the hidde
 to bend the boundary. We fit the class label $t\in\{0,1\}$ with the MSE loss (a regression on
 the label; lesson 03 shows why cross-entropy is the better loss for classification),
 predict class 1 when $\hat y > 0.5$, and run plain gradient descent with $\alpha = 0.2$ on
-the full training set, every gradient coming from `relu_backward`. The monitor redraws the
-decision boundary while the network trains.
+the full training set, every gradient coming from `relu_backward`.
+
+`viz.BoundaryMonitor` shows, while the network trains, the decision boundary (the black curve
+where $\hat y = 0.5$; the shading is orange where the network says class 1, blue where it
+says class 0) next to the loss curve. Our own loop calls `monitor.update(step, params, loss)`
+every 50 steps; the monitor evaluates the network on a 100 x 100 grid in one jitted call and
+keeps every snapshot, so after training its **step** slider replays how the boundary bent.
 """),
     code(r"""
 key = jax.random.key(1)
@@ -70,30 +75,32 @@ def train_chunk(params):
 def accuracy(params, X, T):
     return float(jnp.mean((net(params, X) > 0.5) == (T > 0.5)))
 
-@jax.jit
-def train_metrics(params):
-    Y_hat = net(params, X_train)
-    return {"loss": mse(Y_hat, T_train), "accuracy": jnp.mean((Y_hat > 0.5) == (T_train > 0.5))}
+def predict(params, pts):
+    '''The network's output on points (m, 2), clipped to [0, 1] and read as P(class 1).'''
+    return jnp.clip(net(params, pts), 0.0, 1.0)
+
+train_loss = jax.jit(lambda params: net_loss(params, X_train, T_train))
 
 moon_params = init_mlp(k_init, D=2, H=32, K=1)
-monitor = viz.TrainingMonitor(metrics=("loss", "accuracy"), every=8)   # one point per 50 steps
+monitor = viz.BoundaryMonitor(predict, x_train, y_train, every=4)   # redraw every 4th update
 display(monitor)
-snapshots = {0: moon_params}
+monitor.update(0, moon_params, train_loss(moon_params))            # before training
 for frame in tqdm(range(frames), desc="training"):
     moon_params = train_chunk(moon_params)
-    monitor(frame, {name: float(value) for name, value in train_metrics(moon_params).items()})
-    if frame + 1 in (2, 8, frames):
-        snapshots[(frame + 1) * steps_per_frame] = moon_params
+    monitor.update((frame + 1) * steps_per_frame, moon_params, train_loss(moon_params))
+monitor.finish()                                                    # draw the last update
 """),
     md(r"""
-How the decision boundary (the curve where $\hat y = 0.5$) bent while training, drawn with
-`nnlib.viz.plot_decision_boundary` from the snapshots taken above:
+Drag the slider above to replay training (it needs a running kernel). For a static copy, four
+of the snapshots the monitor kept, drawn with `viz.plot_decision_boundary`: the boundary starts
+almost straight and bends around the moons as the hidden units specialise.
 """),
     code(r"""
-fig, axes = plt.subplots(1, len(snapshots), figsize=(3.3 * len(snapshots), 3.2), constrained_layout=True)
-for ax, (step, p) in zip(axes, snapshots.items()):
-    grid = viz.decision_grid(lambda pts, p=p: jnp.clip(net(p, jnp.asarray(pts))[:, 0], 0, 1), x_train)
-    viz.plot_decision_boundary(ax, grid, x_train, y_train, title=f"after {step} steps")
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.2), constrained_layout=True)
+for ax, step in zip(axes, (0, 100, 400, steps_per_frame * frames)):
+    P = monitor.snapshots[monitor.steps.index(step)][1]    # P(class 1) on the (100, 100) grid
+    viz.plot_decision_boundary(ax, (monitor.state["X"], monitor.state["Y"], P),
+                               x_train, y_train, title=f"after {step} steps")
 plt.show()
 """),
     code(r"""

@@ -186,7 +186,34 @@ result = train.fit(model, params, x, y, loss="sparse_categorical_crossentropy", 
 print("final validation accuracy:", round(result.history["val_accuracy"][-1], 3))
 """),
     ("md", """
-## 9. Convolution explorer
+## 9. Boundary monitor
+
+`BoundaryMonitor` shows a 2-D classifier's decision boundary (the black $P = 0.5$ line over
+its class-1 probability) next to the loss, live while it trains. It needs the parameters,
+which `fit`'s callbacks do not receive, so either call `monitor.update(step, params, loss)`
+from your own loop or let `monitor.fit(...)` run `nnlib.train.fit` one epoch at a time. Every
+snapshot is kept: after training, the **epoch** slider replays the boundary's evolution.
+"""),
+    ("code", """
+from nnlib import optim
+
+xm, ym = data.make_moons(200, key=jax.random.key(5), noise=0.15)
+moons = layers.Sequential([layers.Dense(16, activation="tanh"), layers.Dense(1, activation="sigmoid")])
+moons_params, _ = moons.init(jax.random.key(6), (2,))
+boundary = viz.BoundaryMonitor(moons.apply, xm, ym, every=5, step_label="epoch")
+display(boundary)
+fitted = boundary.fit(moons, moons_params, xm, ym[:, None].astype("float32"),
+                      loss="binary_crossentropy", optimizer=optim.adam(0.05), epochs=30,
+                      batch_size=50, key=jax.random.key(7), metrics=["accuracy"])
+print("final training accuracy:", round(fitted.history["accuracy"][-1], 2))
+"""),
+    ("code", """
+for epoch in (2, 30):          # scrub back to epoch 2, then forward to the end
+    boundary.slider.value = epoch
+    print(boundary.status.value)
+"""),
+    ("md", """
+## 10. Convolution explorer
 
 A 3x3 kernel slides over a real photograph (or a digit); pick a preset edge or blur filter,
 or type your own numbers. The feature map is the cross-correlation that `nnlib.layers.Conv2D`

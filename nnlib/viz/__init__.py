@@ -9,8 +9,9 @@ controls feed a pure ``compute_*`` function whose result (``explorer.state``) a 
 Explorers:
   :func:`lr_explorer`, :func:`optimizer_race`, :func:`graph_stepper`,
   :func:`activation_explorer`, :func:`depth_explorer`, :func:`dropout_viewer`,
-  :func:`regularization_explorer`, :func:`conv_explorer`, and the
-  :class:`TrainingMonitor` callback for ``nnlib.train.fit(..., callbacks=[monitor])``.
+  :func:`regularization_explorer`, :func:`conv_explorer`, the
+  :class:`TrainingMonitor` callback for ``nnlib.train.fit(..., callbacks=[monitor])``, and
+  the :class:`BoundaryMonitor` (decision boundary + loss while training, with a scrub slider).
 
 Static plots (:mod:`nnlib.viz.plots`): :func:`plot_history`, :func:`plot_paths`,
 :func:`plot_decision_boundary`, :func:`plot_histograms`, :func:`image_grid`.
@@ -29,6 +30,7 @@ from nnlib.viz._widget import (
     new_figure,
 )
 from nnlib.viz.activations import activation_explorer, compute_activation
+from nnlib.viz.boundary import BoundaryMonitor, boundary_state, draw_boundary_monitor
 from nnlib.viz.conv import conv_explorer, convolve2d
 from nnlib.viz.depth import deep_mlp_stats, depth_explorer
 from nnlib.viz.descent import (
@@ -65,5 +67,6 @@ __all__ = [
     "dropout_viewer", "dropout_forward",
     "regularization_explorer", "compute_regularization",
     "TrainingMonitor",
+    "BoundaryMonitor", "boundary_state", "draw_boundary_monitor",
     "conv_explorer", "convolve2d",
 ]
