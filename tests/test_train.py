@@ -1,5 +1,6 @@
 """Tests for nnlib.train: steps, fit (scan epochs, early stopping, NaN), the Keras surface."""
 
+import itertools
 import time
 
 import jax
@@ -297,3 +298,71 @@ def test_callbacks_see_logs_and_can_stop_training(capsys):
     assert seen == [(0, ["accuracy", "loss"]), (1, ["accuracy", "loss"])]
     assert "fit:" in capsys.readouterr().err  # the tqdm bar
     assert len(r.history["loss"]) == 2
+
+
+def test_callbacks_with_a_params_keyword_receive_each_epochs_params():
+    x, y, _ = _toy()
+    model = _mlp()
+    params = _params(model, 5)
+    got, plain, kw_seen = [], [], []
+
+    def with_params(epoch, logs, params):
+        got.append((epoch, logs["loss"], params))
+
+    class KwargsCallback:  # a callable object taking **kwargs gets params= too
+        def __call__(self, epoch, logs, **kwargs):
+            kw_seen.append(sorted(kwargs))
+
+    r = _fit(model, params, x, y, epochs=3,
+             callbacks=[with_params, lambda epoch, logs: plain.append(epoch), KwargsCallback()])
+    assert [e for e, _, _ in got] == [0, 1, 2] and plain == [0, 1, 2]
+    assert kw_seen == [["params"]] * 3
+    assert [loss for _, loss, _ in got] == r.history["loss"]
+    structure = jax.tree.structure(params)
+    for _, _, p in got:
+        assert jax.tree.structure(p) == structure
+        assert all(isinstance(leaf, jax.Array) and leaf.dtype == F64 for leaf in jax.tree.leaves(p))
+    for (_, _, a), (_, _, b) in itertools.pairwise(got):  # the params after each epoch differ
+        assert max(float(jnp.max(jnp.abs(u - v)))
+                   for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b))) > 1e-6
+    for u, v in zip(jax.tree.leaves(got[-1][2]), jax.tree.leaves(r.params)):  # the last = result
+        np.testing.assert_array_equal(u, v)
+
+
+class _EndCounter:
+    """A two-argument callback with on_train_end; optionally asks to stop after ``stop_at``."""
+
+    def __init__(self, stop_at=None):
+        self.epochs, self.ends, self.stop_at = [], 0, stop_at
+
+    def __call__(self, epoch, logs):
+        assert self.ends == 0, "on_train_end ran before the last epoch"
+        self.epochs.append(epoch)
+        return epoch == self.stop_at
+
+    def on_train_end(self):
+        self.ends += 1
+
+
+def test_on_train_end_runs_once_at_the_end_early_stop_and_callback_stop():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]])
+    model = Sequential([Dense(1)])
+    params = _params(model, 3)
+    common = {"loss": "mse", "optimizer": optim.sgd(0.05)}
+    full = _EndCounter()
+    _fit(model, params, x, y, epochs=3, callbacks=[full, lambda epoch, logs: None], **common)
+    assert full.epochs == [0, 1, 2] and full.ends == 1
+    early = _EndCounter()  # val_loss rises from epoch 0: patience stops after epoch 3
+    r = _fit(model, params, x, y, epochs=50, patience=3, validation_data=(x, -y),
+             callbacks=[early], **common)
+    assert len(r.history["loss"]) == 4 and early.epochs == [0, 1, 2, 3] and early.ends == 1
+    stopped, other = _EndCounter(stop_at=1), _EndCounter()
+    _fit(model, params, x, y, epochs=10, callbacks=[stopped, other], **common)
+    assert stopped.epochs == other.epochs == [0, 1] and stopped.ends == other.ends == 1
+    failing = _EndCounter()  # an error is not an end of training: no on_train_end
+    with pytest.raises(train.NonFiniteLossError):
+        _fit(model, params, x, 1e3 * y, loss="mse", optimizer=optim.sgd(1e3), epochs=100,
+             callbacks=[failing])
+    assert failing.ends == 0

@@ -128,44 +128,61 @@ def _moons_model():
     return model, params, x, y
 
 
-def test_fit_drives_a_real_nnlib_train_fit_and_runs_callbacks():
+def _train(model, params, x, y, **kw):
+    kw = {"loss": "binary_crossentropy", "optimizer": "adam", "batch_size": 40,
+          "metrics": ["accuracy"], "progress": False, **kw}
+    return train.fit(model, params, x, y[:, None].astype(np.float32), **kw)
+
+
+def test_it_is_a_plain_fit_callback_next_to_others():
     model, params, x, y = _moons_model()
-    m = viz.BoundaryMonitor(model.apply, x, y, resolution=30, every=2, step_label="epoch")
+    m = viz.BoundaryMonitor(model.apply, x, y, resolution=30, every=3, step_label="epoch")
     seen = []
-    result = m.fit(model, params, x, y[:, None].astype(np.float32), loss="binary_crossentropy",
-                   optimizer="adam", epochs=4, batch_size=40, key=jax.random.key(2),
-                   metrics=["accuracy"], callbacks=[lambda e, logs: seen.append((e, logs))])
+    result = _train(model, params, x, y, epochs=4, key=jax.random.key(2),
+                    callbacks=[m, lambda e, logs: seen.append((e, logs))])
     assert m.steps == [1, 2, 3, 4] and len(m.snapshots) == 4
     assert [e for e, _ in seen] == [0, 1, 2, 3]
     np.testing.assert_allclose(m.losses, result.history["loss"])
     assert len(result.history["accuracy"]) == 4
     assert result.history["loss"][-1] < result.history["loss"][0]
-    assert m.state["step"] == 4                # finish() drew the last epoch
+    # every=3 drew epochs 1 and 4 live; on_train_end found nothing left to draw
+    assert m.redraws == 2 and m.state["step"] == 4
     # the last snapshot is the trained model's prediction on the grid
     pts = np.stack([m.state["X"].ravel(), m.state["Y"].ravel()], 1).astype(np.float32)
     np.testing.assert_allclose(m.snapshots[-1][1].ravel(),
                                np.asarray(model.apply(result.params, pts))[:, 0], atol=1e-5)
     assert not np.allclose(m.snapshots[0][1], m.snapshots[-1][1])
-    # a callback returning True stops; a second fit continues the step count
-    more = m.fit(model, result.params, x, y[:, None].astype(np.float32),
-                 loss="binary_crossentropy", optimizer="adam", epochs=5, batch_size=40,
-                 metrics=["accuracy"], key=jax.random.key(3),
-                 callbacks=[lambda e, logs: e == 1])
+    # a callback returning True stops; a second fit continues the step count, and
+    # on_train_end draws the last epoch that every=3 skipped (6 is not 1 + 3k)
+    more = _train(model, result.params, x, y, epochs=5, key=jax.random.key(3),
+                  callbacks=[m, lambda e, logs: e == 1])
     assert len(more.history["loss"]) == 2 and m.steps == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(m.losses[4:], more.history["loss"])
+    assert m.state["step"] == 6 and m.redraws == 3 and m.slider.value == 6
 
 
-def test_as_a_fit_callback_it_explains_that_it_needs_params():
+def test_with_patience_it_snapshots_every_epoch_run_and_draws_the_last():
+    model, params, x, y = _moons_model()
+    m = viz.BoundaryMonitor(model.apply, x, y, resolution=20, every=100)
+    # validation labels flipped: val_loss rises as training fits y, so patience stops early
+    r = _train(model, params, x, y, epochs=30, key=jax.random.key(4), patience=2,
+               optimizer="sgd", validation_data=(x, 1.0 - y[:, None].astype(np.float32)),
+               callbacks=[m])
+    run = len(r.history["loss"])
+    assert run < 30 and m.steps == list(range(1, run + 1))
+    np.testing.assert_allclose(m.losses, r.history["loss"])
+    assert m.redraws == 2 and m.state["step"] == run  # epoch 1, then on_train_end
+
+
+def test_without_params_the_callback_explains_what_to_do():
     model, params, x, y = _moons_model()
     m = viz.BoundaryMonitor(model.apply, x, y, resolution=20)
-    with pytest.raises(TypeError, match="monitor.fit"):
-        train.fit(model, params, x, y[:, None].astype(np.float32), loss="mse", optimizer="sgd",
-                  epochs=2, batch_size=120, key=jax.random.key(0), progress=False,
-                  callbacks=[m])
+    with pytest.raises(TypeError, match=r"without params.*callbacks=\[monitor\].*monitor\.update"):
+        m(0, {"loss": 0.25})
+    assert m.steps == [] and m.snapshots == []
     m(0, {"loss": 0.25}, params)               # with params, the callback form works
     assert m.steps == [1] and m.losses == [0.25] and len(m.snapshots) == 1
-    with pytest.raises(ValueError, match="patience"):
-        m.fit(model, params, x, y[:, None].astype(np.float32), loss="mse", optimizer="sgd",
-              epochs=2, batch_size=120, key=jax.random.key(0), patience=1)
+    assert not hasattr(viz.BoundaryMonitor, "fit")
 
 
 @pytest.mark.parametrize("x, y, match", [

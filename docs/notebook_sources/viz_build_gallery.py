@@ -189,10 +189,10 @@ print("final validation accuracy:", round(result.history["val_accuracy"][-1], 3)
 ## 9. Boundary monitor
 
 `BoundaryMonitor` shows a 2-D classifier's decision boundary (the black $P = 0.5$ line over
-its class-1 probability) next to the loss, live while it trains. It needs the parameters,
-which `fit`'s callbacks do not receive, so either call `monitor.update(step, params, loss)`
-from your own loop or let `monitor.fit(...)` run `nnlib.train.fit` one epoch at a time. Every
-snapshot is kept: after training, the **epoch** slider replays the boundary's evolution.
+its class-1 probability) next to the loss, live while it trains. It is a `fit` callback
+too: it takes a `params` keyword, so `fit(..., callbacks=[monitor])` hands it the parameters
+after every epoch (in your own training loop, call `monitor.update(step, params, loss)`).
+Every snapshot is kept: after training, the **epoch** slider replays the boundary's evolution.
 """),
     ("code", """
 from nnlib import optim
@@ -202,9 +202,10 @@ moons = layers.Sequential([layers.Dense(16, activation="tanh"), layers.Dense(1, 
 moons_params, _ = moons.init(jax.random.key(6), (2,))
 boundary = viz.BoundaryMonitor(moons.apply, xm, ym, every=5, step_label="epoch")
 display(boundary)
-fitted = boundary.fit(moons, moons_params, xm, ym[:, None].astype("float32"),
-                      loss="binary_crossentropy", optimizer=optim.adam(0.05), epochs=30,
-                      batch_size=50, key=jax.random.key(7), metrics=["accuracy"])
+fitted = train.fit(moons, moons_params, xm, ym[:, None].astype("float32"),
+                   loss="binary_crossentropy", optimizer=optim.adam(0.05), epochs=30,
+                   batch_size=50, key=jax.random.key(7), metrics=["accuracy"], progress=False,
+                   callbacks=[boundary])
 print("final training accuracy:", round(fitted.history["accuracy"][-1], 2))
 """),
     ("code", """

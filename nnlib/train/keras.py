@@ -22,7 +22,8 @@ state (as Keras does) but keeps the trained parameters.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import numpy as np
@@ -125,7 +126,10 @@ def fit_model(model: Any, x: Any, y: Any, epochs: int = 1, batch_size: int | Non
       validation_split: the **last** fraction of ``x``/``y`` held out (Keras's rule).
       validation_data: ``(x_val, y_val)`` (takes precedence over ``validation_split``).
       verbose: 0 silent, 1 a progress bar over epochs, 2 one printed line per epoch.
-      callbacks: ``cb(epoch, logs)`` callables run after each epoch.
+      callbacks: callables run after each epoch, passed to ``nnlib.train.fit``:
+        ``cb(epoch, logs)``, or ``cb(epoch, logs, params=params)`` when ``cb`` takes a
+        ``params`` keyword; returning True stops training; ``cb.on_train_end()``, where it
+        exists, runs once when training ends (see ``nnlib.train.fit``).
       patience: early stopping on ``val_loss`` (``loss`` without validation) with the best
         weights restored; None (default) trains every epoch.
       key: PRNG key for shuffling/dropout; default derived from the compile seed.

@@ -19,14 +19,22 @@ stops after ``patience`` epochs without an improvement of at least ``min_delta``
 ``restore_best`` the parameters and model state of the best epoch are returned (the optimizer
 state is the last one, as in Keras).
 
+Callbacks run on the host after each epoch: ``cb(epoch, logs)``, or
+``cb(epoch, logs, params=params)`` when ``cb`` takes a ``params`` keyword (or ``**kwargs``),
+so that a monitor can draw from the current parameters (e.g. ``nnlib.viz.BoundaryMonitor``).
+When training ends without an error, ``cb.on_train_end()`` runs once for every callback
+that has it.
+
 References:
   Prechelt, L. (1998). Early stopping - but when? In Neural Networks: Tricks of the Trade.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -182,6 +190,18 @@ def _match_dtypes(new: Any, old: Any) -> Any:
     return jax.tree_util.tree_map(lambda a, b: jnp.asarray(a).astype(jnp.result_type(b)), new, old)
 
 
+def _takes_params(cb: Callable) -> bool:
+    """Whether ``cb`` can be called as ``cb(epoch, logs, params=...)``: its signature has a
+    ``params`` parameter that can be passed by keyword, or ``**kwargs``."""
+    try:
+        sig = inspect.signature(cb)
+    except (TypeError, ValueError):  # some builtins have no signature: call them plainly
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return any(p.kind == inspect.Parameter.VAR_KEYWORD or (p.name == "params" and p.kind in kinds)
+               for p in sig.parameters.values())
+
+
 def init_state(model: Any, in_shape: tuple[int, ...], dtype: Any) -> Any:
     """``model.init_state(in_shape, dtype=dtype)`` (or without ``dtype`` for a custom layer)."""
     try:
@@ -220,8 +240,16 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
       min_delta: minimum decrease that counts as an improvement.
       restore_best: with ``patience``, return the params/state of the best epoch.
       progress: show a ``tqdm`` bar over epochs with the latest logs.
-      callbacks: callables ``cb(epoch, logs)`` run after each epoch (epoch 0-based, ``logs`` a
-        dict of floats like one row of the history); a callback returning True stops training.
+      callbacks: callables run after each epoch, in order: ``cb(epoch, logs)`` (epoch 0-based,
+        ``logs`` a dict of floats like one row of the history), or
+        ``cb(epoch, logs, params=params)`` when ``cb``'s signature has a ``params`` parameter
+        or ``**kwargs`` (checked once, before training). ``params`` are the parameters after
+        that epoch, as the device arrays the loop holds (no copy, no host transfer; they are
+        not the restored best ones under ``restore_best``). A callback returning True stops
+        training after the epoch (all callbacks still run for it). When training ends (all
+        epochs, early stopping, or a callback's stop; not when an error is raised),
+        ``cb.on_train_end()`` is called once for each callback that has such a method, e.g. to
+        draw a monitor's last frame when it redraws only every few epochs.
       grad: ``"jax"`` or ``"manual"`` (hand-written backward passes); see ``make_train_step``.
       shuffle: reshuffle the training examples every epoch (default True).
 
@@ -250,6 +278,9 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
     for cb in callbacks:
         if not callable(cb):
             raise TypeError(f"callbacks must be callables cb(epoch, logs), got {type(cb).__name__}")
+    with_params = tuple(_takes_params(cb) for cb in callbacks)
+    on_end = tuple(f for f in (getattr(cb, "on_train_end", None) for cb in callbacks)
+                   if callable(f))
     dtype = _param_dtype(params)
     x, y, val = prepare_data(x, y, validation_split, validation_data, dtype)
     tx = _setup.resolve_optimizer(optimizer)
@@ -296,8 +327,9 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
                 history[k].append(v)
             bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
             stop = False
-            for cb in callbacks:  # every callback runs, even after one asked to stop
-                stop = (cb(epoch, dict(logs)) is True) or stop
+            for cb, wants in zip(callbacks, with_params):  # all run, even after one says stop
+                out = cb(epoch, dict(logs), params=params) if wants else cb(epoch, dict(logs))
+                stop = (out is True) or stop
             if patience is not None:
                 if logs[monitor] < best - min_delta:
                     best, best_trees, wait = logs[monitor], (params, state), 0
@@ -308,6 +340,8 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
                 break
     finally:
         bar.close()
+    for end in on_end:  # reached only without an error (NaN loss, a failing callback, ...)
+        end()
     if patience is not None and restore_best and best_trees is not None:
         params, state = best_trees
     return FitResult(params, state, opt_state, history)

@@ -8,10 +8,10 @@ A binary classifier on 2-D inputs is watched during training::
         params, loss = train_step(params)
         monitor.update(step + 1, params, loss)        # redraws (every ``every`` updates)
 
-or, with ``nnlib.train``, ``monitor.fit(model, params, x, y, loss=..., optimizer=..., epochs=...,
-batch_size=..., key=...)``, which runs ``nnlib.train.fit`` one epoch at a time and updates the
-monitor after each (``fit``'s callbacks ``cb(epoch, logs)`` receive only floats, not the params
-the boundary needs).
+or, with ``nnlib.train``, as a callback: ``fit(model, params, x, y, ..., callbacks=[monitor])``
+calls ``monitor(epoch, logs, params=params)`` after each epoch (``fit`` passes the params to
+callbacks that take a ``params`` keyword) and ``monitor.on_train_end()`` when training ends,
+which draws the last epoch if ``every`` skipped it.
 
 Each snapshot keeps the class-1 probability on a ``resolution x resolution`` grid around the
 data, computed by **one** jitted call of ``predict`` on all grid points (see
@@ -36,6 +36,8 @@ from nnlib.viz._widget import OKABE_ITO, figure_png, label, new_figure
 from nnlib.viz.plots import decision_grid, plot_decision_boundary
 
 __all__ = ["BoundaryMonitor", "boundary_state", "draw_boundary_monitor"]
+
+_MISSING = object()  # BoundaryMonitor.__call__ without params (None is a valid pytree)
 
 
 def boundary_state(grid: tuple[np.ndarray, np.ndarray, np.ndarray], x: np.ndarray,
@@ -161,9 +163,13 @@ class BoundaryMonitor(widgets.VBox):
       ValueError: ``x`` is not ``(n, 2)``, ``y`` does not match it or is not 0/1, bad sizes.
 
     Example:
-      >>> monitor = BoundaryMonitor(model.apply, x_train, y_train)
-      >>> result = monitor.fit(model, params, x_train, y_train[:, None], loss="mse",
-      ...                      optimizer="adam", epochs=50, batch_size=32, key=key)
+      >>> monitor = BoundaryMonitor(model.apply, x_train, y_train, step_label="epoch")
+      >>> display(monitor)
+      >>> result = nnlib.train.fit(model, params, x_train, y_train[:, None], loss="mse",
+      ...                          optimizer="adam", epochs=50, batch_size=32, key=key,
+      ...                          callbacks=[monitor])
+      >>> monitor.steps[-1]   # one snapshot per epoch, numbered from 1
+      50
     """
 
     def __init__(self, predict: Callable[[Any, Any], Any], x: Any, y: Any, *,
@@ -197,6 +203,7 @@ class BoundaryMonitor(widgets.VBox):
         self.state: dict = {}
         self.redraws = 0
         self._holding = False
+        self._start = 0  # the step before the current fit run's epoch 0 (see __call__)
         self.figure = new_figure((8.4, 3.6))
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.status = widgets.HTML("waiting for the first update")
@@ -252,67 +259,39 @@ class BoundaryMonitor(widgets.VBox):
         if self.snapshots and self.state.get("step") != self.snapshots[-1][0]:
             self.show(-1)
 
-    def __call__(self, epoch: int, logs: Any, params: Any = None) -> None:
-        """A ``cb(epoch, logs, params)`` callback; ``params`` is required (see :meth:`fit`)."""
-        if params is None:
-            raise TypeError(
-                "BoundaryMonitor needs the current params to draw the boundary, and "
-                "nnlib.train.fit passes only (epoch, logs) to its callbacks: use "
-                "monitor.fit(model, params, x, y, ...) instead of fit(..., callbacks=[monitor]), "
-                "or call monitor.update(step, params, loss) from your own training loop")
-        self.update(int(epoch) + 1, params, logs["loss"])
+    on_train_end = finish  # nnlib.train.fit calls it once when training ends
 
-    def fit(self, model: Any, params: Any, x: Any, y: Any, *, epochs: int, key: Any,
-            callbacks: Sequence[Callable] = (), **fit_kwargs: Any) -> Any:
-        """Runs :func:`nnlib.train.fit` one epoch at a time, updating the monitor after each.
+    def __call__(self, epoch: int, logs: Any, params: Any = _MISSING) -> None:
+        """The ``nnlib.train.fit`` callback: ``update(start + epoch + 1, params, logs["loss"])``.
 
-        Epoch ``e`` (0-based) calls ``fit(..., epochs=1, key=fold_in(key, e))`` carrying the
-        params, model state and optimizer state over, and then ``update(e + 1, params, loss)``.
-        The jitted epoch is cached by ``nnlib.train``, so it compiles once.
+        ``fit`` calls it as ``monitor(epoch, logs, params=params)`` after each epoch (epoch
+        0-based, so the snapshots are numbered 1, 2, ...), and ``monitor.on_train_end()``
+        (:meth:`finish`) when training ends. ``start`` is 0 for the first run; epoch 0 of a
+        later ``fit`` with the same monitor continues after the last recorded step (so a
+        second run of 5 epochs after 4 records steps 5..9); :meth:`reset` starts over.
 
         Args:
-          model, params, x, y: as for ``nnlib.train.fit``.
-          epochs: number of epochs (>= 1).
-          key: PRNG key.
-          callbacks: ``cb(epoch, logs)`` callables run after each epoch (True stops).
-          **fit_kwargs: every other ``fit`` argument (``loss``, ``optimizer``,
-            ``batch_size``, ``metrics``, ``validation_data``, ...) except ``patience``.
+          epoch: the epoch index, 0-based.
+          logs: the epoch's logs, a mapping with a ``"loss"`` entry.
+          params: the parameters after that epoch (whatever ``predict`` takes).
 
-        Returns:
-          ``nnlib.train.FitResult(params, state, opt_state, history)`` over all epochs.
+        Raises:
+          TypeError: ``params`` is missing (a loop that passes only ``(epoch, logs)``).
         """
-        from nnlib import train
-
-        key = _checks.require_key(key, "BoundaryMonitor.fit")
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-        if fit_kwargs.get("patience") is not None:
-            raise ValueError("BoundaryMonitor.fit runs one epoch per fit call, so patience "
-                             "cannot work; stop from a callback returning True instead")
-        fit_kwargs.pop("patience", None)
-        fit_kwargs.setdefault("progress", False)
-        state, opt_state = fit_kwargs.pop("state", None), fit_kwargs.pop("opt_state", None)
-        history: dict[str, list[float]] = {}
-        start = self.steps[-1] if self.steps else 0
-        for e in range(epochs):
-            r = train.fit(model, params, x, y, epochs=1, key=jax.random.fold_in(key, e),
-                          state=state, opt_state=opt_state, **fit_kwargs)
-            params, state, opt_state = r.params, r.state, r.opt_state
-            logs = {k: v[-1] for k, v in r.history.items()}
-            for k, v in logs.items():
-                history.setdefault(k, []).append(v)
-            self.update(start + e + 1, params, logs["loss"])
-            stop = False
-            for cb in callbacks:
-                stop = (cb(e, dict(logs)) is True) or stop
-            if stop:
-                break
-        self.finish()
-        return train.FitResult(params, state, opt_state, history)
+        if params is _MISSING:
+            raise TypeError(
+                "BoundaryMonitor needs the current params to draw the boundary, but it was "
+                "called as monitor(epoch, logs) without params: pass it to "
+                "nnlib.train.fit(..., callbacks=[monitor]), which gives it params=, or call "
+                "monitor.update(step, params, loss) from a hand-written training loop")
+        if int(epoch) == 0:  # a new fit run: continue after what is recorded
+            self._start = self.steps[-1] if self.steps else 0
+        self.update(self._start + int(epoch) + 1, params, logs["loss"])
 
     def reset(self) -> None:
         """Forgets every snapshot and loss (for a new run)."""
         self.snapshots, self.steps, self.losses, self.state = [], [], [], {}
+        self._start = 0
         self._holding = True
         self.slider.min, self.slider.max, self.slider.value = 0, 0, 0
         self.slider.disabled = True
