@@ -7,7 +7,10 @@ that a student sees *what* is wrong rather than a stack trace from deep inside J
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -106,6 +109,64 @@ def positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
     if not ok:
         what = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be {what}, got {value}")
+
+
+def integer(value: Any, name: str) -> int:
+    """Returns ``value`` as a Python int, or raises ``TypeError`` (bools are not ints here).
+
+    Python ints and NumPy integer scalars are accepted; floats (even ``2.0``), strings and
+    bools are not.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
+    """Returns ``value`` as a Python int ``>= 1`` (``>= 0`` with ``allow_zero``).
+
+    For counts and sizes: units, filters, epochs, batch sizes, numbers of steps.
+
+    Raises:
+      TypeError: if ``value`` is not an int (a float, a string, a bool, None, ...).
+      ValueError: if ``value < 1`` (``< 0`` with ``allow_zero``).
+
+    Example:
+      >>> positive_int(0, "batch_size")
+      Traceback (most recent call last):
+      ValueError: batch_size must be positive, got 0
+    """
+    value = integer(value, name)
+    positive(value, name, allow_zero=allow_zero)
+    return value
+
+
+def scalar(value: Any, name: str) -> float | None:
+    """Returns ``value`` as a finite Python float, or None if it is traced (cannot be checked).
+
+    Accepts Python and NumPy real numbers and 0-d real arrays. Inside ``jax.jit`` or
+    ``jax.vmap`` the value is a tracer with no concrete value; the check is skipped and None
+    returned, so callers validate what they can and let traced values through.
+
+    Raises:
+      TypeError: if ``value`` is not a real number (a string, a list, a bool, None, ...).
+      ValueError: if ``value`` is an array with dimensions, NaN or infinite.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got the bool {value}")
+    if hasattr(value, "shape") and jnp.ndim(value) != 0:
+        raise ValueError(
+            f"{name} must be a scalar, got an array of shape {tuple(jnp.shape(value))}"
+        )
+    is_array = hasattr(value, "dtype") and jnp.issubdtype(value.dtype, jnp.number)
+    if not (isinstance(value, numbers.Real) or is_array) or jnp.iscomplexobj(value):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {out}")
+    return out
 
 
 def in_range(value: float, name: str, low: float, high: float, *, high_inclusive: bool = False) -> None:

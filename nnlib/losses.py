@@ -33,6 +33,9 @@ import numpy as np
 
 from nnlib import _checks
 
+# One stable implementation of both, shared with the softmax activation (re-exported here).
+from nnlib.layers.activations import log_softmax, logsumexp
+
 EPSILON = 1e-7
 
 __all__ = [
@@ -112,41 +115,16 @@ def _labels(logits: Any, labels: Any, who: str) -> tuple[jax.Array, jax.Array]:
     return logits, jnp.asarray(labels)
 
 
+def _check_delta(delta: Any) -> None:
+    """Huber's ``delta`` must be a positive real number; a traced one (``jit``) is let through."""
+    value = _checks.scalar(delta, "delta")
+    if value is not None:
+        _checks.positive(value, "delta")
+
+
 def _n_examples(y_pred: jax.Array) -> int:
     """M = the number of examples: every axis but the last (class) one."""
     return max(y_pred.size // max(y_pred.shape[-1], 1), 1) if y_pred.ndim else 1
-
-
-# ------------------------------------------------------------------------------- helpers
-def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> jax.Array:
-    r"""Stable :math:`\log \sum_k e^{x_k}` along ``axis``.
-
-    Computed as :math:`m + \log \sum_k e^{x_k - m}` with :math:`m = \max_k x_k`, so no
-    exponential overflows (the largest term is :math:`e^0 = 1`). Its gradient is
-    :math:`\mathrm{softmax}(x)`.
-
-    Args:
-      x: float array of any shape.
-      axis: the axis to reduce.
-      keepdims: keep the reduced axis with size 1.
-
-    Returns:
-      ``x``'s shape without ``axis`` (or with size 1 there if ``keepdims``).
-    """
-    x = _checks.float_array(x, "x")
-    m = jnp.max(x, axis=axis, keepdims=True)
-    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
-    out = m + jnp.log(jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True))
-    return out if keepdims else jnp.squeeze(out, axis=axis)
-
-
-def log_softmax(x: Any, axis: int = -1) -> jax.Array:
-    r"""Stable :math:`\log \mathrm{softmax}(x)_k = x_k - \log\sum_j e^{x_j}`.
-
-    Same shape as ``x``; the classes lie along ``axis``.
-    """
-    x = _checks.float_array(x, "x")
-    return x - logsumexp(x, axis=axis, keepdims=True)
 
 
 # ----------------------------------------------------------------------- regression losses
@@ -206,12 +184,13 @@ def huber(y_pred: Any, y_true: Any, delta: float = 1.0) -> jax.Array:
     Args:
       y_pred: predictions, float array of any shape.
       y_true: targets, the same shape.
-      delta: where the quadratic turns linear (positive).
+      delta: where the quadratic turns linear (positive); may be traced inside ``jax.jit``
+        (then it is not checked).
 
     Returns:
       A scalar: the mean over all elements.
     """
-    _checks.positive(delta, "delta")
+    _check_delta(delta)
     y_pred, y_true = _pair(y_pred, y_true)
     r = y_pred - y_true
     a = jnp.abs(r)
@@ -220,7 +199,7 @@ def huber(y_pred: Any, y_true: Any, delta: float = 1.0) -> jax.Array:
 
 def huber_grad(y_pred: Any, y_true: Any, delta: float = 1.0) -> jax.Array:
     r""":math:`\frac{1}{N}\,\mathrm{clip}(\hat y_i - y_i, -\delta, \delta)` of :func:`huber`."""
-    _checks.positive(delta, "delta")
+    _check_delta(delta)
     y_pred, y_true = _pair(y_pred, y_true)
     return jnp.clip(y_pred - y_true, -delta, delta) / y_pred.size
 

@@ -50,7 +50,6 @@ from nnlib import _checks
 # The schedules are re-exported (``optim.cosine_decay``): a learning rate may be a schedule.
 from nnlib.schedules import (  # noqa: F401
     Schedule,
-    _scalar,
     constant,
     cosine_decay,
     exponential_decay,
@@ -102,7 +101,7 @@ def _check(value: Any, name: str, *, high: float | None = None, strict: bool = F
 
     Traced values (inside ``jit``/``vmap``) cannot be checked and are let through.
     """
-    v = _scalar(value, name)
+    v = _checks.scalar(value, name)
     if v is None:
         return
     if high is not None:
@@ -139,6 +138,14 @@ def _full_like(tree: Any, value: float) -> Any:
 # ----------------------------------------------------------------- composition
 def apply_updates(params: Any, updates: Any) -> Any:
     """Returns ``params + updates`` leaf by leaf, keeping each parameter's dtype.
+
+    Args:
+      params: a pytree of arrays of any shapes (e.g. a list of ``{"W": (in, out), "b": (out,)}``).
+      updates: a pytree of arrays matching ``params`` (same structure, same leaf shapes), as
+        returned by a :class:`GradientTransformation`'s ``update``.
+
+    Returns:
+      A pytree like ``params`` (structure, shapes and dtypes): ``params + updates``.
 
     Raises:
       ValueError: if ``updates`` does not have the pytree structure of ``params``.
@@ -186,8 +193,16 @@ def _stateless(fn: Callable[[Any, Any], Any]) -> GradientTransformation:
 
 # ----------------------------------------------------------------- building blocks
 def scale(step_size: float) -> GradientTransformation:
-    """Multiplies every update by the constant ``step_size``: ``u = step_size * g``."""
-    _scalar(step_size, "step_size")
+    """Multiplies every update by the constant ``step_size``: ``u = step_size * g``.
+
+    Args:
+      step_size: a real number (negative for descent, e.g. ``scale(-0.1)``).
+
+    Returns:
+      A stateless :class:`GradientTransformation`; its ``update`` maps ``grads`` (a pytree of
+      arrays of any shapes, matching ``params``) to updates of the same structure and shapes.
+    """
+    _checks.scalar(step_size, "step_size")
     return _stateless(lambda grads, params: jax.tree.map(lambda g: step_size * g, grads))
 
 
@@ -325,7 +340,15 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
 
 
 def clip(max_delta: float) -> GradientTransformation:
-    """Clips every element of the updates to ``[-max_delta, max_delta]``."""
+    """Clips every element of the updates to ``[-max_delta, max_delta]``.
+
+    Args:
+      max_delta: the largest absolute value of an update element (``>= 0``).
+
+    Returns:
+      A stateless :class:`GradientTransformation`; its ``update`` maps ``grads`` (a pytree of
+      arrays of any shapes, matching ``params``) to clipped updates of the same shapes.
+    """
     _check(max_delta, "max_delta")
     return _stateless(
         lambda grads, params: jax.tree.map(lambda g: jnp.clip(g, -max_delta, max_delta), grads)
@@ -333,7 +356,14 @@ def clip(max_delta: float) -> GradientTransformation:
 
 
 def global_norm(tree: Any) -> jax.Array:
-    r"""The L2 norm of all leaves taken together: :math:`\sqrt{\sum_\text{leaves} \sum_i x_i^2}`."""
+    r"""The L2 norm of all leaves taken together: :math:`\sqrt{\sum_\text{leaves} \sum_i x_i^2}`.
+
+    Args:
+      tree: a pytree of arrays of any shapes (e.g. gradients matching ``params``).
+
+    Returns:
+      A scalar array ``()``: the norm of the concatenation of all leaves, flattened.
+    """
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
 
 
@@ -342,6 +372,10 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
     .. math::
         u = g \ \text{if}\ \|g\| < c, \quad\text{else}\quad u = g \, c / \|g\|
+
+    with :math:`\|g\|` = :func:`global_norm` of all leaves together and :math:`c` =
+    ``max_norm > 0``. ``update`` maps ``grads`` (a pytree of arrays of any shapes, matching
+    ``params``) to updates of the same structure and shapes.
     """
     _check(max_norm, "max_norm", strict=True)
 

@@ -23,8 +23,6 @@ References:
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,44 +36,12 @@ Schedule = Callable[[Any], jax.Array]
 __all__ = [
     "Schedule",
     "constant",
+    "cosine_decay",
     "exponential_decay",
     "piecewise_constant",
     "step_decay",
-    "cosine_decay",
     "warmup_cosine_decay",
 ]
-
-
-def _scalar(value: Any, name: str) -> float | None:
-    """Returns ``value`` as a finite Python float, or None if it is traced (cannot be checked).
-
-    Raises:
-      TypeError: if ``value`` is not a real number (a string, a list, a bool, None, ...).
-      ValueError: if ``value`` is NaN or infinite.
-    """
-    if isinstance(value, jax.core.Tracer):
-        return None
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number, got the bool {value}")
-    if hasattr(value, "shape") and jnp.ndim(value) != 0:
-        raise ValueError(
-            f"{name} must be a scalar, got an array of shape {tuple(jnp.shape(value))}"
-        )
-    is_array = hasattr(value, "dtype") and jnp.issubdtype(value.dtype, jnp.number)
-    if not (isinstance(value, numbers.Real) or is_array) or jnp.iscomplexobj(value):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"{name} must be finite, got {out}")
-    return out
-
-
-def _count(value: Any, name: str, *, allow_zero: bool) -> int:
-    """Checks that ``value`` is a Python int step count (> 0, or >= 0 with ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int number of steps, got {type(value).__name__}")
-    _checks.positive(value, name, allow_zero=allow_zero)
-    return value
 
 
 def _float_step(step: Any) -> jax.Array:
@@ -93,7 +59,7 @@ def constant(value: float) -> Schedule:
     Returns:
       A function ``step -> value`` returning a scalar array.
     """
-    _scalar(value, "value")
+    _checks.scalar(value, "value")
     return lambda step: jnp.asarray(value, dtype=float)
 
 
@@ -130,12 +96,12 @@ def exponential_decay(
     Raises:
       ValueError: if ``transition_steps <= 0``, ``decay_rate <= 0`` or ``transition_begin < 0``.
     """
-    _scalar(init_value, "init_value")
-    _count(transition_steps, "transition_steps", allow_zero=False)
-    _count(transition_begin, "transition_begin", allow_zero=True)
-    _checks.positive(_scalar(decay_rate, "decay_rate"), "decay_rate")
+    _checks.scalar(init_value, "init_value")
+    _checks.positive_int(transition_steps, "transition_steps")
+    _checks.positive_int(transition_begin, "transition_begin", allow_zero=True)
+    _checks.positive(_checks.scalar(decay_rate, "decay_rate"), "decay_rate")
     if end_value is not None:
-        _scalar(end_value, "end_value")
+        _checks.scalar(end_value, "end_value")
     clip = jnp.maximum if decay_rate < 1.0 else jnp.minimum
 
     def schedule(step):
@@ -170,7 +136,7 @@ def piecewise_constant(init_value: float, boundaries_and_scales: Mapping[int, fl
       TypeError: if ``boundaries_and_scales`` is not a dict.
       ValueError: on a negative boundary or scale.
     """
-    _scalar(init_value, "init_value")
+    _checks.scalar(init_value, "init_value")
     if not isinstance(boundaries_and_scales, Mapping):
         raise TypeError(
             "boundaries_and_scales must be a dict {step: scale}, got "
@@ -178,8 +144,9 @@ def piecewise_constant(init_value: float, boundaries_and_scales: Mapping[int, fl
         )
     pairs = []
     for boundary, factor in sorted(boundaries_and_scales.items()):
-        _count(boundary, f"boundary {boundary!r} in boundaries_and_scales", allow_zero=True)
-        s = _scalar(factor, f"scale at step {boundary}")
+        name = f"boundary {boundary!r} in boundaries_and_scales"
+        _checks.positive_int(boundary, name, allow_zero=True)
+        s = _checks.scalar(factor, f"scale at step {boundary}")
         _checks.positive(s, f"scale at step {boundary}", allow_zero=True)
         pairs.append((boundary, s))
 
@@ -233,9 +200,9 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
     References:
       Loshchilov & Hutter, "SGDR: Stochastic gradient descent with warm restarts", ICLR 2017.
     """
-    _scalar(init_value, "init_value")
-    _count(decay_steps, "decay_steps", allow_zero=False)
-    _checks.in_range(_scalar(alpha, "alpha"), "alpha", 0.0, 1.0, high_inclusive=True)
+    _checks.scalar(init_value, "init_value")
+    _checks.positive_int(decay_steps, "decay_steps")
+    _checks.in_range(_checks.scalar(alpha, "alpha"), "alpha", 0.0, 1.0, high_inclusive=True)
 
     def schedule(step):
         t = jnp.minimum(_float_step(step), decay_steps)
@@ -287,9 +254,9 @@ def warmup_cosine_decay(
         (peak_value, "peak_value"),
         (end_value, "end_value"),
     ):
-        _scalar(value, name)
-    _count(warmup_steps, "warmup_steps", allow_zero=True)
-    _count(decay_steps, "decay_steps", allow_zero=False)
+        _checks.scalar(value, name)
+    _checks.positive_int(warmup_steps, "warmup_steps", allow_zero=True)
+    _checks.positive_int(decay_steps, "decay_steps")
     if decay_steps <= warmup_steps:
         raise ValueError(
             f"decay_steps is the total length including warm-up, so it must be greater than "

@@ -110,6 +110,12 @@ def test_conv_errors():
         L.Conv2D(2, 0)
     with pytest.raises(TypeError, match="strides must be an int or a pair"):
         L.Conv2D(2, 3, strides=(1, 2, 3))
+    with pytest.raises(TypeError, match="Conv2D: filters must be an int"):  # as Dense("4")
+        L.Conv2D("4", 3)
+    with pytest.raises(ValueError, match="Conv2D: filters must be positive"):
+        L.Conv2D(0, 3)
+    with pytest.raises(TypeError, match="Flatten: x must have a floating-point dtype"):
+        L.Flatten().apply({}, jnp.ones((2, 3), jnp.int32))
     with pytest.raises(ValueError, match=r"MaxPool2D: x must have 4 dimensions"):
         L.MaxPool2D().apply({}, jnp.ones((4, 4)))
     with pytest.raises(ValueError, match="Flatten: x must have a batch axis"):

@@ -38,6 +38,36 @@ def test_activations_stable_at_extremes():
     np.testing.assert_allclose(L.log_softmax(jnp.array([[1000.0, 0.0]], F64)), [[0.0, -1000.0]])
 
 
+def test_nan_propagates_through_relu_and_leaky_relu():
+    x = jnp.array([jnp.nan, -1.0, 0.0, 2.0], F64)
+    for fn, grad_fn in [(L.relu, L.relu_grad), (L.leaky_relu, L.leaky_relu_grad)]:
+        y = fn(x)
+        assert np.isnan(float(y[0])), fn.__name__  # never a silent 0
+        assert not np.any(np.isnan(np.asarray(y[1:])))
+        np.testing.assert_array_equal(grad_fn(x), jax.vmap(jax.grad(fn))(x))
+    np.testing.assert_array_equal(L.relu_grad(x), [1.0, 0.0, 0.0, 1.0])  # 0 at the kink
+    for layer in (L.ReLU(), L.LeakyReLU(0.1)):
+        y, cache = layer.forward({}, x[None])
+        assert np.isnan(float(y[0, 0])), repr(layer)
+        _, dx = layer.backward({}, cache, jnp.ones_like(y))
+        _, vjp = jax.vjp(lambda v, layer=layer: layer.apply({}, v), x[None])
+        np.testing.assert_array_equal(dx, vjp(jnp.ones_like(y))[0])
+
+
+def test_log_softmax_and_softmax_handle_minus_inf():
+    x = jnp.array([[0.0, -jnp.inf, 1.0], [-jnp.inf, -jnp.inf, -jnp.inf]], F64)
+    logp = L.log_softmax(x)  # row 0: a masked class gets probability 0
+    np.testing.assert_allclose(logp[0], [-np.log1p(np.e), -np.inf, 1.0 - np.log1p(np.e)],
+                               rtol=1e-12)
+    lse = L.logsumexp(x)
+    assert float(lse[0]) == pytest.approx(np.log1p(np.e), rel=1e-12)
+    assert float(lse[1]) == -np.inf  # an all-masked row: log 0, not -inf - (-inf) = nan
+    np.testing.assert_allclose(L.softmax(x)[0], [1 / (1 + np.e), 0.0, np.e / (1 + np.e)],
+                               rtol=1e-12)
+    from nnlib import losses
+    assert losses.log_softmax is L.log_softmax and losses.logsumexp is L.logsumexp
+
+
 @settings(max_examples=60, deadline=None)
 @given(floats)
 def test_sigmoid_bounded_and_symmetric(x):
@@ -128,6 +158,8 @@ def test_dense_errors():
         L.Dense(0)
     with pytest.raises(TypeError, match="units must be an int"):
         L.Dense(2.5)
+    with pytest.raises(TypeError, match="Dense: units must be an int"):
+        L.Dense("4")
 
 
 def test_repr_shows_hyperparameters():
@@ -136,6 +168,33 @@ def test_repr_shows_hyperparameters():
     assert repr(L.Dropout(0.25)) == "Dropout(rate=0.25)"
     assert repr(L.BatchNorm(momentum=0.99)) == "BatchNorm(momentum=0.99)"
     assert repr(L.Conv2D(8, 3, padding="same")) == "Conv2D(filters=8, kernel_size=3, padding='same')"
+    drop = L.Dropout(0.25)
+    drop.rate = 0.5  # a changed hyperparameter shows (the jit cache keys on it)
+    assert repr(drop) == "Dropout(rate=0.5)" and drop.hyperparameters() == {"rate": 0.5}
+    assert L.Dense(3).hyperparameters() == {"units": 3, "activation": None, "use_bias": True,
+                                            "kernel_init": "glorot_uniform", "bias_init": "zeros"}
+
+
+def test_changed_hyperparameters_take_effect():
+    x = normal(1, (2, 4))
+    dense = L.Dense(3, activation="relu")
+    params, _ = dense.init(KEY, (4,), dtype=F64)
+    dense.activation = "tanh"
+    np.testing.assert_allclose(dense.apply(params, x), jnp.tanh(x @ params["W"] + params["b"]),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("layer", [
+    L.Dense(3), L.Conv2D(2, 3), L.MaxPool2D(), L.Flatten(), L.Dropout(0.5), L.BatchNorm(),
+    L.ReLU(), L.LeakyReLU(), L.Sigmoid(), L.Tanh(), L.Softmax(), L.Identity(),
+    L.Sequential([L.Dense(2)]),
+], ids=repr)
+def test_every_layer_method_has_a_docstring_with_shapes(layer):
+    import pydoc  # what help(Dense.forward) shows
+
+    for name in ("init", "forward", "backward"):
+        doc = pydoc.getdoc(getattr(type(layer), name))
+        assert any(s in doc for s in ("shape", "(B", "(N", "(...")), (name, doc)
 
 
 # ------------------------------------------------------------------------------- Dropout

@@ -312,6 +312,24 @@ def test_out_of_range_label_under_jit_is_nan():
 def test_bad_delta():
     with pytest.raises(ValueError, match="delta must be positive"):
         L.huber(jnp.zeros(2), jnp.zeros(2), delta=0.0)
+    with pytest.raises(ValueError, match="delta must be positive"):
+        L.huber_grad(jnp.zeros(2), jnp.zeros(2), delta=-1.0)
+    with pytest.raises(TypeError, match="delta must be a real number"):
+        L.huber(jnp.zeros(2), jnp.zeros(2), delta="1")
+
+
+def test_huber_with_a_traced_delta_under_jit():
+    r = jnp.array([0.5, -2.0, 3.0], F64)
+    zero = jnp.zeros(3, F64)
+    for delta in (1.0, 2.5):
+        d = jnp.asarray(delta, F64)
+        np.testing.assert_allclose(jax.jit(L.huber)(r, zero, d), L.huber(r, zero, delta),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(jax.jit(L.huber_grad)(r, zero, d),
+                                   L.huber_grad(r, zero, delta), rtol=1e-12)
+    # differentiable in delta too: d/d delta of delta (|r| - delta / 2) is |r| - delta
+    g = jax.grad(lambda d: L.huber(r, zero, d))(jnp.asarray(1.0, F64))
+    assert float(g) == pytest.approx((0.0 + 1.0 + 2.0) / 3, rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------- lookup

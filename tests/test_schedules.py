@@ -184,6 +184,8 @@ def test_large_step_does_not_overflow():
             "transition_steps must be positive",
         ),
         (lambda: schedules.cosine_decay(1.0, 0), ValueError, "decay_steps must be positive"),
+        (lambda: schedules.cosine_decay(1.0, True), TypeError, "decay_steps must be an int"),
+        (lambda: schedules.cosine_decay(1.0, "10"), TypeError, "decay_steps must be an int"),
         (
             lambda: schedules.cosine_decay(1.0, 10, alpha=1.5),
             ValueError,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nnlib import data, losses, optim, train
-from nnlib.layers import BatchNorm, Dense, Dropout, Flatten, ReLU, Sequential, Softmax
+from nnlib.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, ReLU, Sequential, Softmax
 
 F64 = jnp.float64
 
@@ -23,8 +23,8 @@ def _toy(n=70, d=5, k=3, seed=0):
     return x, np.eye(k)[labels], labels.astype(np.int32)
 
 
-def _mlp(k=3, hidden=8, **extra):
-    return Sequential([Dense(hidden, activation="tanh"), *extra.get("middle", []),
+def _mlp(k=3, hidden=8, activation="tanh", **extra):
+    return Sequential([Dense(hidden, activation=activation), *extra.get("middle", []),
                        Dense(k, activation="softmax")])
 
 
@@ -175,14 +175,55 @@ def test_early_stopping_stops_and_restores_best_params():
     assert not np.allclose(last.params[0]["W"], best.params[0]["W"])
 
 
-def test_nan_input_raises_naming_the_step():
+@pytest.mark.parametrize("activation, grad", [("tanh", "manual"), ("relu", "manual"),
+                                              ("relu", "jax"), ("leaky_relu", "jax")])
+def test_nan_input_raises_naming_the_step(activation, grad):
     x, y, _ = _toy()
     x[40, 2] = np.nan  # example 40 is in batch 2 (examples 32..47) without shuffling
-    model = _mlp()
+    model = _mlp(activation=activation)  # a ReLU that turned NaN into 0 would hide it
     with pytest.raises(train.NonFiniteLossError, match=r"epoch 1/3.*global step 2") as info:
-        _fit(model, _params(model, 5), x, y, shuffle=False, grad="manual")
+        _fit(model, _params(model, 5), x, y, shuffle=False, grad=grad)
     assert isinstance(info.value, ValueError)
     assert (info.value.epoch, info.value.step) == (0, 2) and np.isnan(info.value.value)
+
+
+def test_one_nan_pixel_in_a_relu_convnet_raises_naming_the_step():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 6, 6, 1))
+    y = np.eye(2)[(x.mean(axis=(1, 2, 3)) > 0).astype(int)]
+    x[13, 2, 3, 0] = np.nan  # example 13 is in batch 1 (examples 8..15) without shuffling
+    model = Sequential([Conv2D(2, 3, activation="relu"), Flatten(),
+                        Dense(2, activation="softmax")])
+    params, _ = model.init(jax.random.key(0), (6, 6, 1), dtype=F64)
+    with pytest.raises(train.NonFiniteLossError, match=r"epoch 1/1.*global step 1") as info:
+        _fit(model, params, x, y, epochs=1, batch_size=8, shuffle=False)
+    assert (info.value.epoch, info.value.step) == (0, 1) and np.isnan(info.value.value)
+
+
+def test_changing_a_hyperparameter_after_fit_changes_the_next_fit():
+    x, y, _ = _toy(n=64)
+    drop = Dropout(0.0)
+    hidden = Dense(8, activation="relu")
+    model = Sequential([hidden, drop, Dense(3, activation="softmax")])
+    params = _params(model, 5)
+    kw = {"epochs": 1, "batch_size": 64, "shuffle": False, "optimizer": "sgd"}
+    before = _fit(model, params, x, y, **kw).history["loss"][0]
+    drop.rate = 0.9  # the same layer object, a new hyperparameter
+    after = _fit(model, params, x, y, **kw).history["loss"][0]
+    fresh_model = Sequential([hidden, Dropout(0.9), Dense(3, activation="softmax")])
+    fresh = _fit(fresh_model, params, x, y, **kw).history["loss"][0]
+    assert after == pytest.approx(fresh, rel=1e-12)
+    assert abs(after - before) > 1e-3
+    hidden.activation = "tanh"  # a derived setting (the activation layer) follows too
+    tanh = _fit(model, params, x, y, **kw).history["loss"][0]
+    fresh_model = Sequential([Dense(8, activation="tanh"), Dropout(0.9),
+                              Dense(3, activation="softmax")])
+    assert tanh == pytest.approx(_fit(fresh_model, params, x, y, **kw).history["loss"][0],
+                                 rel=1e-12)
+    assert abs(tanh - after) > 1e-3
+    drop.rate = 0.0  # back to the first configuration: the first result again
+    hidden.activation = "relu"
+    assert _fit(model, params, x, y, **kw).history["loss"][0] == pytest.approx(before, rel=1e-12)
 
 
 def test_huge_learning_rate_raises_non_finite_error():
@@ -253,13 +294,14 @@ def test_unknown_names_list_the_valid_ones():
 @pytest.mark.parametrize("change, error, message", [
     ({"x": np.ones((8, 5), dtype=np.int32)}, TypeError, "x must have a floating-point dtype"),
     ({"y": np.ones((7, 3))}, ValueError, "same number of examples.*8.*7"),
-    ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
+    ({"batch_size": 0}, ValueError, "batch_size must be positive, got 0"),
     ({"batch_size": 2.5}, TypeError, "batch_size must be an int"),
-    ({"epochs": 0}, ValueError, "epochs must be >= 1"),
+    ({"epochs": 0}, ValueError, "epochs must be positive"),
+    ({"epochs": True}, TypeError, "epochs must be an int, got bool"),
     ({"validation_split": 1.0}, ValueError, "validation_split must be in"),
     ({"validation_split": 0.9}, ValueError, "empty training or validation set"),
     ({"key": None}, ValueError, "needs a PRNG key"),
-    ({"patience": 0}, ValueError, "patience must be >= 1"),
+    ({"patience": 0}, ValueError, "patience must be positive"),
     ({"callbacks": [3]}, TypeError, "callbacks must be callables"),
     ({"validation_data": (np.ones((4, 5)),)}, ValueError, "validation_data must be a pair"),
 ])

@@ -37,20 +37,34 @@ class Layer:
     """Base class: hyperparameters only, pure ``init/forward/backward`` methods.
 
     Subclasses implement :meth:`init`, :meth:`forward` and :meth:`backward`; the defaults
-    here give :meth:`apply`, :meth:`init_state`, :attr:`needs_key` and a ``repr`` that shows
-    the hyperparameters (those given to ``__init__`` that differ from their defaults).
+    here give :meth:`apply`, :meth:`init_state`, :attr:`needs_key`, :meth:`hyperparameters`
+    and a ``repr`` that shows the hyperparameters (those given to ``__init__`` that differ
+    from their defaults). A subclass method without a docstring inherits the contract's
+    docstring below, so ``help(Dense.forward)`` always says what goes in and comes out.
+
+    Shapes, with ``B`` the batch size: ``x (B, *in_shape)``, ``y (B, *out_shape)``,
+    ``dy`` like ``y``, ``dx`` like ``x``; ``in_shape``/``out_shape`` exclude the batch axis.
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("init", "forward", "backward"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__doc__", None):
+                method.__doc__ = getattr(super(cls, cls), name).__doc__
+
     def init(self, key: Any, in_shape: tuple[int, ...], *, dtype: Any = jnp.float32):
-        """Creates the parameters.
+        """Creates the parameters for inputs whose examples have shape ``in_shape``.
 
         Args:
           key: a PRNG key (``jax.random.key(seed)``); parameter-free layers ignore it.
-          in_shape: the shape of one example, without the batch axis.
+          in_shape: the shape of one example, without the batch axis, e.g. ``(784,)`` or
+            ``(28, 28, 1)`` (NHWC images without N).
           dtype: floating-point dtype of the parameters (default float32).
 
         Returns:
-          ``(params, out_shape)``: a dict of arrays and the shape of one output example.
+          ``(params, out_shape)``: a dict of arrays (``{}`` for a parameter-free layer; see
+          the class docstring for each array's shape) and the shape of one output example.
         """
         raise NotImplementedError
 
@@ -60,17 +74,57 @@ class Layer:
 
     def forward(self, params: Params, x: jax.Array, *, train: bool = False,
                 key: Any = None, state: Any = None) -> tuple[jax.Array, Cache]:
-        """Computes ``(y, cache)``; see the module docstring."""
+        """Computes the output ``y`` and the ``cache`` that :meth:`backward` needs.
+
+        Args:
+          params: the dict from :meth:`init`.
+          x: a batch of inputs ``(B, *in_shape)``, floating point.
+          train: training mode (Dropout drops, BatchNorm uses batch statistics).
+          key: a PRNG key, needed only when ``train=True`` and :attr:`needs_key`.
+          state: the layer's state from :meth:`init_state` (BatchNorm), else ignored.
+
+        Returns:
+          ``(y, cache)``: the outputs ``(B, *out_shape)`` and a dict of what the backward
+          pass needs (an updated state, if any, in ``cache["state"]``).
+
+        Raises:
+          TypeError: for an integer or boolean ``x``.
+          ValueError: for an ``x`` of the wrong rank or size (the message names both).
+        """
         raise NotImplementedError
 
     def backward(self, params: Params, cache: Cache, dy: jax.Array) -> tuple[Params, jax.Array]:
-        """Returns ``(dparams, dx)`` from the cache of :meth:`forward` and ``dy = dL/dy``."""
+        """Backpropagates ``dy = dL/dy`` through the layer (the chain rule).
+
+        Args:
+          params: the dict given to :meth:`forward`.
+          cache: the cache :meth:`forward` returned.
+          dy: ``dL/dy``, the shape of ``y``: ``(B, *out_shape)``.
+
+        Returns:
+          ``(dparams, dx)``: ``dL/dparams`` with ``params``' structure and shapes, and
+          ``dx = dL/dx`` of ``x``'s shape ``(B, *in_shape)``.
+        """
         raise NotImplementedError
 
     def apply(self, params: Params, x: jax.Array, *, train: bool = False,
               key: Any = None, state: Any = None) -> jax.Array:
-        """Returns only the output ``y`` of :meth:`forward`."""
+        """Returns only the output ``y (B, *out_shape)`` of :meth:`forward`."""
         return self.forward(params, x, train=train, key=key, state=state)[0]
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters: each ``__init__`` argument name mapped to its current value.
+
+        Read from the attribute of the same name (the default where there is none), so a
+        hyperparameter changed after construction (``drop.rate = 0.5``) shows here, in the
+        ``repr`` and in the key under which ``nnlib.train`` caches compiled functions.
+        """
+        out = {}
+        for name, p in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            out[name] = getattr(self, name, p.default)
+        return out
 
     @property
     def needs_key(self) -> bool:
@@ -78,13 +132,10 @@ class Layer:
         return False
 
     def __repr__(self) -> str:
-        parts = []
-        for name, p in inspect.signature(type(self).__init__).parameters.items():
-            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            value = getattr(self, name, p.default)
-            if p.default is p.empty or not _same(value, p.default):
-                parts.append(f"{name}={value!r}")
+        params = inspect.signature(type(self).__init__).parameters
+        parts = [f"{name}={value!r}" for name, value in self.hyperparameters().items()
+                 if params[name].default is params[name].empty
+                 or not _same(value, params[name].default)]
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
@@ -103,21 +154,21 @@ def updated_state(cache: dict) -> Any:
     return cache.get("state", {})
 
 
-def check_input(x: Any, who: str, ndim: int, hint: str = "") -> jax.Array:
-    """Validates a layer input: floating dtype and ``ndim`` dimensions, else a clear error.
+def check_input(x: Any, who: str, ndim: int | None = None, hint: str = "") -> jax.Array:
+    """Validates a layer input: a floating dtype and ``ndim`` dimensions (any if None).
+
+    The dtype check is :func:`nnlib._checks.float_array`'s, with the layer's name ``who``
+    in front of its message.
 
     Raises:
       TypeError: for an integer or boolean array.
       ValueError: for the wrong number of dimensions (with ``hint`` appended).
     """
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(
-            f"{who}: x must have a floating-point dtype, got {dtype}; "
-            "convert it first, e.g. x.astype('float32')"
-        )
-    x = _checks.float_array(x, "x")
-    if x.ndim != ndim:
+    try:
+        x = _checks.float_array(x, "x")
+    except TypeError as e:
+        raise TypeError(f"{who}: {e}") from None
+    if ndim is not None and x.ndim != ndim:
         raise ValueError(
             f"{who}: x must have {ndim} dimensions, got shape {tuple(x.shape)}" + hint
         )
@@ -132,11 +183,9 @@ def int_pair(value: Any, name: str) -> tuple[int, int]:
         pair = tuple(value)
     except TypeError:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+    if len(pair) != 2:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < 1:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return pair
+    return tuple(_checks.positive_int(v, name) for v in pair)
 
 
 def shape_tuple(in_shape: Any, who: str, ndim: int, hint: str = "") -> tuple[int, ...]:

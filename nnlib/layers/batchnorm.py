@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from nnlib import _checks
-from nnlib.layers.base import Layer
+from nnlib.layers.base import Layer, check_input
 
 
 class BatchNorm(Layer):
@@ -66,6 +66,7 @@ class BatchNorm(Layer):
         return shape[-1]
 
     def init(self, key, in_shape, *, dtype=jnp.float32):
+        """``params = {"gamma": ones (C,), "beta": zeros (C,)}`` for ``in_shape (..., C)``."""
         c = self._features(in_shape)
         params = {"gamma": jnp.ones((c,), dtype), "beta": jnp.zeros((c,), dtype)}
         return params, tuple(int(d) for d in in_shape)
@@ -76,10 +77,8 @@ class BatchNorm(Layer):
         return {"mean": jnp.zeros((c,), dtype), "var": jnp.ones((c,), dtype)}
 
     def forward(self, params, x, *, train=False, key=None, state=None):
-        dtype = getattr(x, "dtype", None)
-        if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(f"BatchNorm: x must have a floating-point dtype, got {dtype}")
-        x = _checks.float_array(x, "x")
+        """``x (N, ..., C) -> y`` of the same shape; needs ``state`` (see the class docstring)."""
+        x = check_input(x, "BatchNorm")
         if x.ndim < 2:
             raise ValueError(
                 f"BatchNorm: x must have a batch axis and a feature axis, got shape {tuple(x.shape)}"
@@ -116,6 +115,7 @@ class BatchNorm(Layer):
         return y, {"x_hat": x_hat, "inv_std": inv_std, "train": bool(train), "state": new_state}
 
     def backward(self, params, cache, dy):
+        """``dy (N, ..., C) -> ({"gamma": (C,), "beta": (C,)}, dx (N, ..., C))``."""
         x_hat, inv_std = cache["x_hat"], cache["inv_std"]
         axes = tuple(range(dy.ndim - 1))
         grads = {"gamma": jnp.sum(dy * x_hat, axis=axes), "beta": jnp.sum(dy, axis=axes)}

@@ -82,19 +82,31 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_init="glorot_uniform", bias_init="zeros"):
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
-        self.filters = filters
+        self.filters = _checks.positive_int(filters, "Conv2D: filters")
         self.kernel_size = kernel_size
-        self._k = int_pair(kernel_size, "kernel_size")
         self.strides = strides
-        self._s = int_pair(strides, "strides")
+        int_pair(kernel_size, "kernel_size")  # validate now; _k and _s re-derive them
+        int_pair(strides, "strides")
         self.padding = _checks.lookup("padding", padding, {"valid": "valid", "same": "same"})
         self.activation = activation
-        self._act = activation_layer(activation)
+        activation_layer(activation)
         self.use_bias = bool(use_bias)
         self.kernel_init = kernel_init
         self.bias_init = bias_init
+
+    # Derived from the public hyperparameters on every use, so that changing one after
+    # construction (``conv.strides = 2``) takes effect.
+    @property
+    def _k(self) -> tuple[int, int]:
+        return int_pair(self.kernel_size, "kernel_size")
+
+    @property
+    def _s(self) -> tuple[int, int]:
+        return int_pair(self.strides, "strides")
+
+    @property
+    def _act(self):
+        return activation_layer(self.activation)
 
     def _geometry(self, h: int, w: int):
         (kh, kw), (sh, sw) = self._k, self._s
@@ -103,6 +115,8 @@ class Conv2D(Layer):
         return (ho, wo), ((0, 0), (pt, pb), (pl, pr), (0, 0))
 
     def init(self, key, in_shape, *, dtype=jnp.float32):
+        """``in_shape (H, W, C_in)``: ``params = {"W": (kh, kw, C_in, C_out), "b": (C_out,)}``,
+        ``out_shape = (H_out, W_out, C_out)``."""
         h, w, c = shape_tuple(in_shape, "Conv2D", 3, " (expected (height, width, channels))")
         (ho, wo), _ = self._geometry(h, w)
         k_w, k_b = jax.random.split(key)
@@ -112,6 +126,7 @@ class Conv2D(Layer):
         return params, (ho, wo, self.filters)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
+        """``x (N, H, W, C_in) -> y (N, H_out, W_out, C_out)``; returns ``(y, cache)``."""
         x = check_input(x, "Conv2D", 4, _NHWC)
         W = params["W"]
         if x.shape[3] != W.shape[2]:
@@ -131,6 +146,7 @@ class Conv2D(Layer):
         return activation_forward(self._act, z, cache), cache
 
     def backward(self, params, cache, dy):
+        """``dy (N, H_out, W_out, C_out) -> ({"W": dW, "b": db}, dx (N, H, W, C_in))``."""
         dz = activation_backward(self._act, cache, dy)
         x, W = cache["x"], params["W"]
         out_hw, pads = self._geometry(x.shape[1], x.shape[2])
@@ -169,15 +185,25 @@ class MaxPool2D(Layer):
 
     def __init__(self, pool_size=2, strides=None):
         self.pool_size = pool_size
-        self._p = int_pair(pool_size, "pool_size")
         self.strides = strides
-        self._s = self._p if strides is None else int_pair(strides, "strides")
+        int_pair(pool_size, "pool_size")  # validate now; _p and _s re-derive them
+        if strides is not None:
+            int_pair(strides, "strides")
+
+    @property
+    def _p(self) -> tuple[int, int]:
+        return int_pair(self.pool_size, "pool_size")
+
+    @property
+    def _s(self) -> tuple[int, int]:
+        return self._p if self.strides is None else int_pair(self.strides, "strides")
 
     def _out_hw(self, h, w):
         return (_out_size(h, self._p[0], self._s[0], "valid", "MaxPool2D")[0],
                 _out_size(w, self._p[1], self._s[1], "valid", "MaxPool2D")[0])
 
     def init(self, key, in_shape, *, dtype=jnp.float32):
+        """No parameters: ``({}, (H_out, W_out, C))`` for ``in_shape (H, W, C)``."""
         h, w, c = shape_tuple(in_shape, "MaxPool2D", 3, " (expected (height, width, channels))")
         return {}, (*self._out_hw(h, w), c)
 
@@ -185,6 +211,7 @@ class MaxPool2D(Layer):
         return [(i, j) for i in range(self._p[0]) for j in range(self._p[1])]
 
     def forward(self, params, x, *, train=False, key=None, state=None):
+        """``x (N, H, W, C) -> y (N, H_out, W_out, C)``; returns ``(y, cache)``."""
         x = check_input(x, "MaxPool2D", 4, _NHWC)
         out_hw = self._out_hw(x.shape[1], x.shape[2])
         windows = jnp.stack([_window(x, i, j, self._s, out_hw) for i, j in self._offsets()], -1)
@@ -192,6 +219,7 @@ class MaxPool2D(Layer):
         return y, {"x": x, "y": y}
 
     def backward(self, params, cache, dy):
+        """``dy (N, H_out, W_out, C) -> ({}, dx (N, H, W, C))``, routed to each window's max."""
         x, y = cache["x"], cache["y"]
         out_hw = y.shape[1:3]
         hits = [(_window(x, i, j, self._s, out_hw) == y).astype(dy.dtype) for i, j in self._offsets()]
@@ -209,16 +237,16 @@ class Flatten(Layer):
     """
 
     def init(self, key, in_shape, *, dtype=jnp.float32):
+        """No parameters: ``({}, (d1 * d2 * ...,))`` for ``in_shape (d1, d2, ...)``."""
         return {}, (math.prod(int(d) for d in in_shape),)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
-        dtype = getattr(x, "dtype", None)
-        if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(f"Flatten: x must have a floating-point dtype, got {dtype}")
-        x = _checks.float_array(x, "x")
+        """``x (N, d1, d2, ...) -> y (N, d1 * d2 * ...)``; returns ``(y, cache)``."""
+        x = check_input(x, "Flatten")
         if x.ndim < 2:
             raise ValueError(f"Flatten: x must have a batch axis and at least one more, got shape {tuple(x.shape)}")
         return x.reshape(x.shape[0], -1), {"x_shape": tuple(x.shape)}
 
     def backward(self, params, cache, dy):
+        """``dy (N, d1 * d2 * ...) -> ({}, dx (N, d1, d2, ...))``: a reshape."""
         return {}, dy.reshape(cache["x_shape"])

@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from nnlib import _checks
 from nnlib.layers.activations import Identity, get_activation
 from nnlib.layers.base import Layer, check_input, shape_tuple
 
@@ -67,18 +68,19 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_init: Any = "glorot_uniform", bias_init: Any = "zeros"):
-        if isinstance(units, bool) or not isinstance(units, int):
-            raise TypeError(f"Dense: units must be an int, got {units!r}")
-        if units < 1:
-            raise ValueError(f"Dense: units must be positive, got {units}")
-        self.units = units
+        self.units = _checks.positive_int(units, "Dense: units")
         self.activation = activation
-        self._act = activation_layer(activation)  # validates the name now
+        activation_layer(activation)  # validates the name now
         self.use_bias = bool(use_bias)
         self.kernel_init = kernel_init
         self.bias_init = bias_init
 
+    @property
+    def _act(self) -> Layer | None:
+        return activation_layer(self.activation)  # follows a changed ``activation``
+
     def init(self, key, in_shape, *, dtype=jnp.float32):
+        """``params = {"W": (in_features, units), "b": (units,)}``, ``out_shape = (units,)``."""
         (n_in,) = shape_tuple(in_shape, "Dense", 1,
                               "; flatten images first with Flatten()")
         k_w, k_b = jax.random.split(key)
@@ -88,6 +90,7 @@ class Dense(Layer):
         return params, (self.units,)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
+        """``y = act(x @ W + b)``: ``x (B, in_features) -> y (B, units)``; returns ``(y, cache)``."""
         x = check_input(x, "Dense", 2,
                         " (expected (batch, in_features)); put a Flatten() layer before Dense")
         W = params["W"]
@@ -103,6 +106,7 @@ class Dense(Layer):
         return activation_forward(self._act, z, cache), cache
 
     def backward(self, params, cache, dy):
+        """``dy (B, units) -> ({"W": dW, "b": db}, dx (B, in_features))``."""
         dz = activation_backward(self._act, cache, dy)
         grads = {"W": cache["x"].T @ dz}
         if self.use_bias:

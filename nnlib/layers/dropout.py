@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from nnlib import _checks
-from nnlib.layers.base import Layer
+from nnlib.layers.base import Layer, check_input
 
 
 class Dropout(Layer):
@@ -50,13 +50,12 @@ class Dropout(Layer):
         return self.rate > 0
 
     def init(self, key, in_shape, *, dtype=jnp.float32):
+        """No parameters: ``({}, in_shape)``."""
         return {}, tuple(in_shape)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
-        dtype = getattr(x, "dtype", None)
-        if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(f"Dropout: x must have a floating-point dtype, got {dtype}")
-        x = _checks.float_array(x, "x")
+        """``x (B, ...) -> y`` of the same shape; ``key`` needed when ``train`` and ``rate > 0``."""
+        x = check_input(x, "Dropout")
         if not train or self.rate == 0:
             return x, {}
         key = _checks.require_key(key, "Dropout(train=True)")
@@ -65,6 +64,7 @@ class Dropout(Layer):
         return x * mask, {"mask": mask}
 
     def backward(self, params, cache, dy):
+        """``dy -> ({}, dx)``, both of ``x``'s shape: ``dx = dy * m / (1 - rate)``."""
         if "mask" not in cache:  # identity in eval mode or rate == 0
             return {}, dy
         return {}, dy * cache["mask"]

@@ -65,7 +65,10 @@ class Sequential(Layer):
 
     # ----------------------------------------------------------------- layer contract
     def init(self, key, in_shape, *, dtype=jnp.float32):
-        """Returns ``([params_1, ..., params_L], out_shape)``; one subkey per layer."""
+        """Returns ``([params_1, ..., params_L], out_shape)``; one subkey per layer.
+
+        ``in_shape`` is one example's shape (no batch axis); ``out_shape`` the last layer's.
+        """
         keys = jax.random.split(_checks.require_key(key, "Sequential.init"), max(len(self.layers), 1))
         params, shape = [], tuple(in_shape)
         for layer, k in zip(self.layers, keys):
@@ -105,6 +108,11 @@ class Sequential(Layer):
         return keys
 
     def forward(self, params, x, *, train=False, key=None, state=None):
+        """Runs the layers in order: ``x (B, *in_shape) -> y (B, *out_shape)``.
+
+        ``params`` and ``state`` are lists with one entry per layer; returns ``(y, cache)``
+        with ``cache = {"caches": [...], "state": [...]}`` (the updated per-layer states).
+        """
         n = len(self.layers)
         if not isinstance(params, (list, tuple)) or len(params) != n:
             got = f"{len(params)} entries" if isinstance(params, (list, tuple)) else type(params).__name__
@@ -123,6 +131,11 @@ class Sequential(Layer):
         return x, {"caches": caches, "state": [updated_state(c) for c in caches]}
 
     def backward(self, params, cache, dy):
+        """The layers' backward passes in reverse order (the chain rule).
+
+        ``dy (B, *out_shape) -> (dparams, dx (B, *in_shape))`` with ``dparams`` a list of
+        per-layer gradients, each with that layer's params' structure.
+        """
         grads = [None] * len(self.layers)
         for i in reversed(range(len(self.layers))):
             grads[i], dy = self.layers[i].backward(params[i], cache["caches"][i], dy)
@@ -164,24 +177,90 @@ class Sequential(Layer):
                  f"Total params: {sum(counts):,}  (input shape {(None, *in_shape)})"]
         return "\n".join(lines)
 
-    # Delegation to nnlib.train (written there; imported on first use).
-    def compile(self, *args: Any, **kwargs: Any):
-        """Keras-like ``compile``; see ``nnlib.train.compile_model``."""
+    # Delegation to nnlib.train (written there; imported on first use). The arguments are
+    # passed on unchanged, so their defaults live in one place: nnlib.train.keras.
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """``compile(optimizer="rmsprop", loss=None, metrics=(), *, seed=0)``: Keras's ``compile``.
+
+        Configures the model for training; the names are checked now.
+
+        Args:
+          optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ... with Keras's default
+            learning rates) or a ``nnlib.optim.GradientTransformation``.
+          loss: a loss name (``"categorical_crossentropy"`` for one-hot targets ``(N, K)``,
+            ``"sparse_categorical_crossentropy"`` for integer labels ``(N,)``, ``"mse"``, ...),
+            a ``nnlib.losses.Loss`` or a function ``fn(y_pred, y_true) -> scalar``.
+          metrics: names among ``"accuracy"``, ``"mae"``, ``"mse"``.
+          seed: fixes initialization, shuffling and dropout.
+
+        Raises:
+          ValueError: unknown optimizer, loss or metric names (listing the valid ones).
+
+        See ``nnlib.train.compile_model``.
+        """
         from nnlib import train
         return train.compile_model(self, *args, **kwargs)
 
     def fit(self, *args: Any, **kwargs: Any):
-        """Keras-like ``fit``; see ``nnlib.train.fit_model``."""
+        """``fit(x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
+        verbose=1, callbacks=(), patience=None, key=None)``: Keras's ``fit``.
+
+        Trains ``self.params`` in place (building the model on first use).
+
+        Args:
+          x: inputs ``(N, *in_shape)``, floating point, e.g. ``(N, 784)`` or NHWC images
+            ``(N, H, W, C)``.
+          y: targets ``(N, ...)``: one-hot ``(N, K)``, integer labels ``(N,)`` or regression
+            targets ``(N, out)``, as the compiled loss expects.
+          epochs: passes over the data (>= 1).
+          batch_size: examples per step (None means 32).
+          validation_split: the **last** fraction of ``x``/``y`` held out for validation.
+          validation_data: ``(x_val (M, *in_shape), y_val (M, ...))``; overrides the split.
+          verbose: 0 silent, 1 a progress bar, 2 one printed line per epoch.
+          callbacks: ``cb(epoch, logs)`` or ``cb(epoch, logs, params=params)`` after each epoch.
+          patience: early stopping after this many epochs without improvement (None: never).
+          key: PRNG key for shuffling and dropout (default: from the compile seed).
+
+        Returns:
+          a ``History`` whose ``.history`` maps ``"loss"``, metrics and ``"val_*"`` to
+          per-epoch lists of floats.
+
+        See ``nnlib.train.fit_model``.
+        """
         from nnlib import train
         return train.fit_model(self, *args, **kwargs)
 
     def evaluate(self, *args: Any, **kwargs: Any):
-        """Keras-like ``evaluate``; see ``nnlib.train.evaluate_model``."""
+        """``evaluate(x, y, batch_size=None, verbose=0)``: Keras's ``evaluate``.
+
+        The loss and metrics on ``(x, y)`` in inference mode.
+
+        Args:
+          x: inputs ``(N, *in_shape)``, floating point.
+          y: targets ``(N, ...)``, as for :meth:`fit`.
+          batch_size: chunk size (memory only; default 1024).
+          verbose: accepted for Keras compatibility; nothing is printed.
+
+        Returns:
+          ``[loss, *metrics]`` as floats, or the loss alone when compiled without metrics.
+
+        See ``nnlib.train.evaluate_model``.
+        """
         from nnlib import train
         return train.evaluate_model(self, *args, **kwargs)
 
     def predict(self, *args: Any, **kwargs: Any):
-        """Keras-like ``predict``; see ``nnlib.train.predict_model``."""
+        """``predict(x, batch_size=None)``: Keras's ``predict``, the outputs in inference mode.
+
+        Args:
+          x: inputs ``(N, *in_shape)``, floating point.
+          batch_size: chunk size (memory only; default 1024).
+
+        Returns:
+          a NumPy array ``(N, *out_shape)`` (probabilities for a softmax/sigmoid output).
+
+        See ``nnlib.train.predict_model``.
+        """
         from nnlib import train
         return train.predict_model(self, *args, **kwargs)
 

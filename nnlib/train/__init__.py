@@ -24,12 +24,33 @@ metrics, the fused head).
 """
 
 from nnlib.train._setup import METRICS, accuracy, mae, mse
-from nnlib.train.keras import CompileConfig, History, compile_model, evaluate_model, fit_model, predict_model
+from nnlib.train.keras import (
+    CompileConfig,
+    History,
+    compile_model,
+    evaluate_model,
+    fit_model,
+    predict_model,
+)
 from nnlib.train.loop import FitResult, NonFiniteLossError, fit
 from nnlib.train.step import evaluate, make_eval_step, make_train_step, predict
 
 __all__ = [
-    "make_train_step", "make_eval_step", "fit", "FitResult", "NonFiniteLossError",
-    "evaluate", "predict", "accuracy", "mae", "mse", "METRICS",
-    "compile_model", "fit_model", "evaluate_model", "predict_model", "History", "CompileConfig",
+    "METRICS",
+    "CompileConfig",
+    "FitResult",
+    "History",
+    "NonFiniteLossError",
+    "accuracy",
+    "compile_model",
+    "evaluate",
+    "evaluate_model",
+    "fit",
+    "fit_model",
+    "mae",
+    "make_eval_step",
+    "make_train_step",
+    "mse",
+    "predict",
+    "predict_model",
 ]

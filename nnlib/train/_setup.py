@@ -21,7 +21,8 @@ outputs probabilities; only the loss (and its gradient) is computed from the log
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -102,13 +103,19 @@ def _dense_target(y_pred: jax.Array, y_true: jax.Array) -> jax.Array:
 
 
 def mae(y_pred: jax.Array, y_true: jax.Array) -> jax.Array:
-    """Mean absolute error over every element: ``mean |y_pred - y_true|``."""
-    return jnp.mean(jnp.abs(y_pred - _dense_target(y_pred, y_true)))
+    """Mean absolute error over every element: ``nnlib.losses.mae``, with integer labels
+    ``(batch,)`` against ``y_pred (batch, K)`` one-hot encoded first."""
+    from nnlib import losses
+
+    return losses.mae(y_pred, _dense_target(y_pred, y_true))
 
 
 def mse(y_pred: jax.Array, y_true: jax.Array) -> jax.Array:
-    """Mean squared error over every element: ``mean (y_pred - y_true)^2``."""
-    return jnp.mean((y_pred - _dense_target(y_pred, y_true)) ** 2)
+    """Mean squared error over every element: ``nnlib.losses.mse``, with integer labels
+    ``(batch,)`` against ``y_pred (batch, K)`` one-hot encoded first."""
+    from nnlib import losses
+
+    return losses.mse(y_pred, _dense_target(y_pred, y_true))
 
 
 METRICS = {
@@ -194,15 +201,11 @@ def find_head(model: Any, spec: Any, *, fuse: bool = True) -> Head:
     net = layers.Sequential(head_layers)
     if isinstance(last, want):
         net_params, net_state = (lambda p: list(p)[:n]), (lambda s: list(s)[:n])
-        full_state = lambda s, ns: list(ns) + list(s)[n:]  # noqa: E731
+        full_state = lambda s, ns: list(ns) + list(s)[n:]
     else:
         net_params, net_state = (lambda p: list(p)), (lambda s: list(s))
-        full_state = lambda s, ns: list(ns)  # noqa: E731
+        full_state = lambda s, ns: list(ns)
     fused = losses.get(spec, from_logits=True)  # the same loss on the logits side
-    activation = jax.nn.sigmoid if kind == "sigmoid" else _softmax
+    activation = layers.sigmoid if kind == "sigmoid" else layers.softmax
     return Head(net, net_params, net_state, full_state, activation, fused.fn, fused.grad,
                 True, 0.5)
-
-
-def _softmax(z):
-    return jax.nn.softmax(z, axis=-1)

@@ -28,6 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from nnlib import _checks
 from nnlib.train import _setup
 from nnlib.train import loop as _loop
 from nnlib.train import step as _step
@@ -80,14 +81,13 @@ def compile_model(model: Any, optimizer: Any = "rmsprop", loss: Any = None,
     Raises:
       ValueError: unknown optimizer, loss or metric names (listing the valid ones).
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = _checks.integer(seed, "seed")
     _setup.resolve_optimizer(optimizer)  # check the names now, as Keras does
     if loss is not None:
         _setup.resolve_loss(loss)
     # Names are kept as given (not resolved objects), so that the jitted-function cache
     # recognises the same configuration after another compile.
-    model.compile_config = CompileConfig(optimizer, loss, _setup.resolve_metrics(metrics), int(seed))
+    model.compile_config = CompileConfig(optimizer, loss, _setup.resolve_metrics(metrics), seed)
     model.opt_state = None
 
 

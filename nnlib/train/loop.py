@@ -73,14 +73,6 @@ class NonFiniteLossError(ValueError):
         self.epoch, self.step, self.value = epoch, step, value
 
 
-def _int_arg(value: Any, name: str, *, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def _targets(y: Any, name: str, n: int, x_name: str) -> jax.Array:
     arr = y if isinstance(y, jax.Array) else np.asarray(y)
     if arr.dtype == object or not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == bool):
@@ -94,13 +86,10 @@ def _targets(y: Any, name: str, n: int, x_name: str) -> jax.Array:
 
 
 def _inputs(x: Any, name: str) -> jax.Array:
-    dtype = getattr(x, "dtype", None)
-    if dtype is None:
-        x = np.asarray(x)
-    if x.dtype != object and not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}; convert it "
-                        f"first, e.g. {name}.astype('float32') (and scale it, e.g. / 255)")
-    x = _checks.float_array(x, name)
+    try:
+        x = _checks.float_array(x, name)
+    except TypeError as e:  # the usual case: uint8 images
+        raise TypeError(f"{e} (and scale it, e.g. / 255)") from None
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (N, *in_shape) with a batch axis first, "
                          f"got shape {tuple(x.shape)}")
@@ -268,10 +257,10 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
       True
     """
     key = _checks.require_key(key, "fit")
-    epochs = _int_arg(epochs, "epochs")
-    batch_size = _int_arg(batch_size, "batch_size")
+    epochs = _checks.positive_int(epochs, "epochs")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
     if patience is not None:
-        patience = _int_arg(patience, "patience")
+        patience = _checks.positive_int(patience, "patience")
     _checks.positive(min_delta, "min_delta", allow_zero=True)
     names = _setup.resolve_metrics(metrics)
     callbacks = tuple(callbacks)

@@ -27,7 +27,8 @@ References:
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +40,9 @@ _GRADS = ("jax", "manual")
 # Jitted functions built by fit/evaluate/predict, reused when the same model is trained or
 # evaluated again (XLA compilation costs seconds on a CPU; one epoch of a small MLP costs
 # milliseconds). Each entry keeps references to what its key names by id, so an id cannot be
-# reused while the entry lives. Layers are hyperparameters only and treated as immutable.
+# reused while the entry lives. A layer's hyperparameters are plain attributes that a student
+# may change (``drop.rate = 0.5``), and a trace bakes in the values it saw, so the key holds
+# each layer's current hyperparameters (its ``repr``) next to its identity.
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 32
 
@@ -48,15 +51,23 @@ def _ident(obj: Any) -> Any:
     return obj.lower() if isinstance(obj, str) else id(obj)
 
 
+def _layer_key(layer: Any) -> tuple:
+    """A layer's identity and current hyperparameters (``Layer.__repr__`` shows all of them;
+    a ``Sequential``'s shows its layers')."""
+    return id(layer), type(layer), repr(layer)
+
+
 def cached(kind: str, model: Any, loss: Any, optimizer: Any, extra: tuple,
            build: Callable[[], Callable]) -> Callable:
     """Returns the jitted function ``build()`` for this configuration, building it only once.
 
-    The key is ``kind``, the model's class and layers (by identity), the loss and optimizer
-    (names, or objects by identity) and ``extra`` (hashable settings such as batch size).
+    The key is ``kind``, the model's class and layers (by identity **and** current
+    hyperparameters), the loss and optimizer (names, or objects by identity) and ``extra``
+    (hashable settings such as batch size).
     """
     layers = getattr(model, "layers", None)
-    model_key = (type(model), tuple(map(id, layers))) if isinstance(layers, list) else id(model)
+    model_key = ((type(model), tuple(map(_layer_key, layers))) if isinstance(layers, list)
+                 else _layer_key(model))
     key = (kind, model_key, _ident(loss), _ident(optimizer), extra)
     if key in _CACHE:
         _CACHE.move_to_end(key)
