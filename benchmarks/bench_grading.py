@@ -1,0 +1,99 @@
+"""Autograder throughput: grade a demo class of N submissions and report submissions/minute.
+
+    python benchmarks/bench_grading.py [--n 100] [--jobs 2] [--assignment backprop]
+
+The class comes from :func:`nnlib.grading.demo.make_class` (correct, partly right, broken and
+hostile submissions, including an endless loop that costs one cell timeout). When nbgrader is
+importable, the same submissions are also graded with ``nbgrader autograde`` in a scratch
+course folder and both rates are printed side by side; otherwise that row says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from nnlib.grading import autograde, demo, results, sandbox  # noqa: E402
+
+
+def bench_nnlib(subs: Path, out: Path, jobs: int, cell_timeout: float) -> float:
+    limits = sandbox.Limits(cell_timeout=cell_timeout, total_timeout=300)
+    t0 = time.perf_counter()
+    autograde.grade_all("backprop", subs, out, jobs=jobs, limits=limits, force=True,
+                        log=lambda *_: None)
+    return time.perf_counter() - t0
+
+
+def bench_nbgrader(subs: Path, solution: Path, work: Path, cell_timeout: float) -> float | None:
+    if importlib.util.find_spec("nbgrader") is None:
+        return None
+    course = work / "course"
+    (course / "source" / "backprop").mkdir(parents=True)
+    shutil.copy(solution, course / "source" / "backprop" / "backprop.ipynb")
+    for nb in subs.glob("*.ipynb"):
+        d = course / "submitted" / nb.stem / "backprop"
+        d.mkdir(parents=True)
+        shutil.copy(nb, d / "backprop.ipynb")
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.root = %r\n"
+        "c.ExecutePreprocessor.timeout = %d\n" % (str(course), int(cell_timeout)))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PYTHONPATH": str(REPO)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=course,  # noqa
+                                    env=env, capture_output=True, text=True)
+    run("db", "assignment", "add", "backprop")
+    run("generate_assignment", "backprop", "--force")
+    for nb in subs.glob("*.ipynb"):
+        run("db", "student", "add", nb.stem)
+    t0 = time.perf_counter()
+    done = run("autograde", "backprop", "--force")
+    secs = time.perf_counter() - t0
+    if done.returncode != 0:
+        print(f"nbgrader autograde failed: {done.stderr[-500:]}")
+    run("export")
+    csv_path = course / "grades.csv"
+    rows = csv_path.read_text().splitlines()[1:] if csv_path.exists() else []
+    print(f"nbgrader graded {len(rows)} submissions; full marks: "
+          f"{sum(1 for r in rows if r.split(',')[7] == '24.0')}")
+    return secs
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--cell-timeout", type=float, default=10.0)
+    a = p.parse_args()
+    solution = autograde.resolve_source("backprop")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        demo.make_class(solution, tmp / "subs", n=a.n, seed=0)
+        secs = bench_nnlib(tmp / "subs", tmp / "out", a.jobs, a.cell_timeout)
+        graded = results.load_results(tmp / "out")
+        print(f"nnlib-grade graded {len(graded)} submissions; full marks: "
+              f"{sum(1 for r in graded.values() if r['score'] == 24)}")
+        nbg = bench_nbgrader(tmp / "subs", solution, tmp, a.cell_timeout)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"{a.n} submissions of backprop, cell timeout {a.cell_timeout:g} s")
+    print("| grader | jobs | seconds | submissions/minute |")
+    print("|---|---|---|---|")
+    print(f"| nnlib-grade | {a.jobs} | {secs:.0f} | {60 * len(graded) / secs:.1f} |")
+    if nbg is None:
+        print("| nbgrader autograde | 1 | not installed | - |")
+    else:
+        print(f"| nbgrader autograde | 1 | {nbg:.0f} | {60 * a.n / nbg:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Registry of graded assignments and checkable questions.
+
+An assignment module (e.g. :mod:`nnlib.grading.specs.backprop`) defines ``ASSIGNMENT`` (its
+name, also the notebook's name under ``solutions/``), ``QUESTIONS`` (the auto-graded
+:class:`~nnlib.grading.core.Question` objects, in notebook order) and ``MANUAL`` (answer
+cells graded by hand: ``grade_id -> points``). :mod:`nnlib.grading.specs.optim` holds
+checkers for lessons that have no graded assignment yet.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from nnlib import _checks
+from nnlib.grading.core import Question
+
+_ASSIGNMENTS = ("backprop",)
+_CHECK_MODULES = ("backprop", "optim")
+
+
+def assignment(name: str) -> ModuleType:
+    """The spec module of assignment ``name`` (ValueError listing the known ones)."""
+    name = _checks.lookup("assignment", name, {a: a for a in _ASSIGNMENTS})
+    return importlib.import_module(f"nnlib.grading.specs.{name}")
+
+
+def all_questions() -> dict[str, Question]:
+    """Every checkable question by name, across assignments and lesson checkers."""
+    out: dict[str, Question] = {}
+    for mod in _CHECK_MODULES:
+        for q in importlib.import_module(f"nnlib.grading.specs.{mod}").QUESTIONS:
+            out[q.name] = q
+    return out
+
+
+def question(name: str) -> Question:
+    """The question called ``name`` (ValueError listing the valid names)."""
+    return _checks.lookup("question", name, all_questions())
