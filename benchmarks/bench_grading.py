@@ -1,11 +1,13 @@
 """Autograder throughput: grade a demo class of N submissions and report submissions/minute.
 
-    python benchmarks/bench_grading.py [--n 100] [--jobs 2] [--assignment backprop]
+    python benchmarks/bench_grading.py [--n 100] [--jobs 2] [--no-jax-cache | --both]
 
 The class comes from :func:`nnlib.grading.demo.make_class` (correct, partly right, broken and
 hostile submissions, including an endless loop that costs one cell timeout). When nbgrader is
 importable, the same submissions are also graded with ``nbgrader autograde`` in a scratch
-course folder and both rates are printed side by side; otherwise that row says so.
+course folder and both rates are printed side by side; otherwise that row says so. nnlib-grade's
+time includes building its compilation cache (one run of the solution); ``--no-jax-cache``
+grades without it, ``--both`` grades the class both ways (cache first) in the same run.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ sys.path.insert(0, str(REPO))
 from nnlib.grading import autograde, demo, results, sandbox  # noqa: E402
 
 
-def bench_nnlib(subs: Path, out: Path, jobs: int, cell_timeout: float) -> float:
+def bench_nnlib(subs: Path, out: Path, jobs: int, cell_timeout: float,
+                jax_cache: bool = True) -> float:
     limits = sandbox.Limits(cell_timeout=cell_timeout, total_timeout=300)
     t0 = time.perf_counter()
     autograde.grade_all("backprop", subs, out, jobs=jobs, limits=limits, force=True,
-                        log=lambda *_: None)
+                        log=lambda *_: None, jax_cache=jax_cache)
     return time.perf_counter() - t0
 
 
@@ -74,21 +77,33 @@ def main() -> None:
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--cell-timeout", type=float, default=10.0)
+    p.add_argument("--no-jax-cache", action="store_true", help="grade without the JAX cache")
+    p.add_argument("--both", action="store_true", help="grade with and without the JAX cache")
     a = p.parse_args()
+    modes = [True, False] if a.both else [not a.no_jax_cache]
+    rows = []
     solution = autograde.resolve_source("backprop")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         demo.make_class(solution, tmp / "subs", n=a.n, seed=0)
-        secs = bench_nnlib(tmp / "subs", tmp / "out", a.jobs, a.cell_timeout)
-        graded = results.load_results(tmp / "out")
-        print(f"nnlib-grade graded {len(graded)} submissions; full marks: "
-              f"{sum(1 for r in graded.values() if r['score'] == 24)}")
+        scores = []
+        for cache in modes:
+            out = tmp / f"out-{cache}"
+            secs = bench_nnlib(tmp / "subs", out, a.jobs, a.cell_timeout, cache)
+            graded = results.load_results(out)
+            scores.append({s: r["score"] for s, r in graded.items()})
+            print(f"nnlib-grade (JAX cache {'on' if cache else 'off'}) graded {len(graded)} "
+                  f"submissions; full marks: {sum(1 for r in graded.values() if r['score'] == 24)}")
+            rows.append((f"nnlib-grade, JAX cache {'on' if cache else 'off'}", secs, len(graded)))
+        if len(scores) == 2:
+            print("same scores with and without the cache:", scores[0] == scores[1])
         nbg = bench_nbgrader(tmp / "subs", solution, tmp, a.cell_timeout)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"{a.n} submissions of backprop, cell timeout {a.cell_timeout:g} s")
     print("| grader | jobs | seconds | submissions/minute |")
     print("|---|---|---|---|")
-    print(f"| nnlib-grade | {a.jobs} | {secs:.0f} | {60 * len(graded) / secs:.1f} |")
+    for name, secs, count in rows:
+        print(f"| {name} | {a.jobs} | {secs:.0f} | {60 * count / secs:.1f} |")
     if nbg is None:
         print("| nbgrader autograde | 1 | not installed | - |")
     else:

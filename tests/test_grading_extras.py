@@ -96,3 +96,80 @@ def test_killing_the_grader_mid_batch_loses_nothing(tmp_path):
     assert f"grading {3 - len(first)} submission(s)" in again.stdout
     rows = (out / "grades.csv").read_text().strip().splitlines()
     assert len(rows) == 4 and rows[0].startswith("student,dense_forward")
+
+
+def test_jax_cache_keeps_library_ops_only_and_installs_read_only(tmp_path):
+    from nnlib.grading import jaxcache
+
+    run = tmp_path / "run"
+    run.mkdir()
+    key = "0123456789abcdef" * 4
+    for name in (f"jit_matmul-{key}-cache", f"jit_step-{key}-cache", "notes.txt"):
+        (run / name).write_bytes(b"entry " + name.encode())
+    (run / f"jit_exp-{key}-cache").symlink_to("/etc/passwd")
+    names = jaxcache.solution_names(nbformat.read(str(SOLUTION), as_version=4))
+    assert {"train_mlp", "step", "dense_forward"} <= names
+    got = jaxcache.collect(run, names)
+    assert got == {f"jit_matmul-{key}-cache": f"entry jit_matmul-{key}-cache".encode()}
+    work = tmp_path / "work"
+    work.mkdir()
+    path = jaxcache.install(got, work)
+    assert stat_mode(path) == 0o755 and stat_mode(path / f"jit_matmul-{key}-cache") == 0o644
+    assert path.stat().st_uid == os.geteuid()
+    env = jaxcache.kernel_env(path, writable=False)
+    assert float(env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]) > 1e9  # never writes
+    writer = jaxcache.kernel_env(path, writable=True)
+    assert writer["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0"
+
+
+def stat_mode(p: Path) -> int:
+    return p.stat().st_mode & 0o7777
+
+
+_POISON = '''
+import os as _os
+_d = _os.environ.get("JAX_COMPILATION_CACHE_DIR")
+_outcome = "no cache"
+if _d:
+    _blocked = 0
+    _targets = ((sorted(_os.listdir(_d))[0], "r+b"), ("jit_add-" + "0" * 32 + "-cache", "wb"))
+    for _name, _mode in _targets:
+        try:
+            with open(_os.path.join(_d, _name), _mode) as _f:
+                _f.write(b"poison")
+        except OSError:
+            _blocked += 1
+    _outcome = f"{_blocked} of 2 writes blocked"
+raise RuntimeError(f"cache: {_outcome}")
+'''
+
+
+@pytest.mark.slow
+def test_jax_cache_is_read_only_for_students_and_changes_no_mark(tmp_path):
+    from nnlib.grading import jaxcache
+
+    hide = autograde._hide_list(SOLUTION, tmp_path, tmp_path / "out")
+    cache = jaxcache.build(SOLUTION, limits=LIMITS, hide=hide)
+    ops = {name.split("-")[0] for name in cache}
+    assert {"jit_matmul", "jit_exp", "jit_maximum"} <= ops and "jit_step" not in ops
+    before = dict(cache)
+    nb = nbformat.read(str(SOLUTION), as_version=4)
+    assert demo._edit(nb, "dense_backward", "x.T @ dy", "dy.T @ x")  # a mistake: a cache miss
+    relu = next(c for c in nb.cells if notebooks.meta(c).get("grade_id") == "relu")
+    relu.source += "\n" + _POISON  # after the definitions: relu still graded
+    sub = tmp_path / "poison.ipynb"
+    nbformat.write(nb, str(sub))
+    runs = [autograde.grade_submission(SOLUTION, sub, "p", tmp_path / "out", limits=LIMITS,
+                                       hide=hide, seed=7, jax_cache=c) for c in (cache, None)]
+    with_cache, without = runs
+    assert cache == before  # the grader's copy is untouched whatever the kernel did
+    notes = " ".join(with_cache["extra_data"]["notes"])
+    if os.geteuid() == 0:  # the kernel runs as a sandbox uid: the grader's files are read-only
+        assert "cache: 2 of 2 writes blocked" in notes, notes
+    assert "cache: no cache" in " ".join(without["extra_data"]["notes"])
+    status = {t["name"]: t["status"] for t in with_cache["tests"]}
+    assert status["relu"] == "passed" and status["dense_backward"] == "failed"
+    assert with_cache["score"] == without["score"] == 14  # dW also breaks mlp and train
+    def marks(r):
+        return [(t["name"], t["score"], t["status"], t["output"]) for t in r["tests"]]
+    assert marks(with_cache) == marks(without)

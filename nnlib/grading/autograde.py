@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.grading import core, notebooks, results, sandbox, specs
+from nnlib.grading import core, jaxcache, notebooks, results, sandbox, specs
 
 MAX_ATTEMPTS = 3
 MAX_OUTPUT_FILE = 32 << 20
@@ -137,8 +137,15 @@ def _scratch(slot: sandbox.Slot, root: Path | None) -> Path:
 
 def grade_submission(source: Path, sub_path: Path, student: str, out_dir: Path, *,
                      limits: sandbox.Limits | None = None, hide: tuple | None = None,
-                     scratch_root: Path | None = None, seed: int | None = None) -> dict[str, Any]:
-    """Grades one submission and writes its results; returns the results.json object."""
+                     scratch_root: Path | None = None, seed: int | None = None,
+                     jax_cache: dict[str, bytes] | None = None,
+                     _cache_sink: tuple[dict, set] | None = None) -> dict[str, Any]:
+    """Grades one submission and writes its results; returns the results.json object.
+
+    ``jax_cache`` (from :func:`nnlib.grading.jaxcache.build`) is installed read-only in the
+    kernel's scratch folder as its JAX compilation cache. ``_cache_sink`` is for
+    :func:`~nnlib.grading.jaxcache.build` only: a writable cache whose entries are collected.
+    """
     t0 = time.monotonic()
     limits = limits or sandbox.Limits()
     if hide is None:
@@ -165,6 +172,14 @@ def grade_submission(source: Path, sub_path: Path, student: str, out_dir: Path, 
     failures: dict[str, str] = {}
     with sandbox.acquire_slot() as slot:
         work = _scratch(slot, scratch_root)
+        cache_env: dict[str, str] = {}
+        if _cache_sink is not None:  # the grader's own solution run: a writable cache
+            (work / jaxcache.DIRNAME).mkdir(mode=0o700)
+            if slot.uid is not None:
+                os.chown(work / jaxcache.DIRNAME, slot.uid, slot.gid)
+            cache_env = jaxcache.kernel_env(work / jaxcache.DIRNAME, writable=True)
+        elif jax_cache:
+            cache_env = jaxcache.kernel_env(jaxcache.install(jax_cache, work), writable=False)
         for i, name in probe_index.items():  # absolute: a student's os.chdir changes nothing
             nb.cells[i].source = notebooks.probe_cell(source.stem, name, str(work)).source
         try:
@@ -188,7 +203,7 @@ def grade_submission(source: Path, sub_path: Path, student: str, out_dir: Path, 
                         if (work / "outputs" / f"{n}.npz").exists()}
                 report = sandbox.run_cells(nb, work, slot=slot, limits=run_limits, hide=hide,
                                            timeouts=timeouts, skip=skip | done,
-                                           pythonpath=pythonpath)
+                                           pythonpath=pythonpath, extra_env=cache_env)
                 if (os.geteuid() == 0 and report.isolation.get("files") is False
                         and "files not isolated" not in status):
                     status.append("files not isolated")
@@ -221,6 +236,8 @@ def grade_submission(source: Path, sub_path: Path, student: str, out_dir: Path, 
                 skip.add(bad.index)
             tests = [_judge(q, cases[q.name], work / "outputs", failures.get(q.name))
                      for q in questions]
+            if _cache_sink is not None:
+                _cache_sink[0].update(jaxcache.collect(work / jaxcache.DIRNAME, _cache_sink[1]))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     res = results.results_json(student, tests, "; ".join(status) or "ok", notes, manual,
@@ -235,11 +252,19 @@ def _hide_list(source: Path, subs_dir: Path, out_dir: Path) -> tuple[str, ...]:
     return tuple(sorted(str(p.resolve()) for p in paths if p.exists()))
 
 
+_JAX_CACHE: dict[str, bytes] = {}
+
+
+def _init_worker(cache: dict[str, bytes]) -> None:
+    _JAX_CACHE.clear()
+    _JAX_CACHE.update(cache)
+
+
 def _worker(args: tuple) -> tuple[str, str]:
     source, sub, student, out_dir, limits, hide, scratch_root = args
     try:
         res = grade_submission(source, sub, student, out_dir, limits=limits, hide=hide,
-                               scratch_root=scratch_root)
+                               scratch_root=scratch_root, jax_cache=_JAX_CACHE)
         return student, res["extra_data"]["status"]
     except Exception as e:  # noqa: BLE001 - one student's failure must not stop the batch
         return student, f"grader error: {type(e).__name__}: {e}"
@@ -247,8 +272,12 @@ def _worker(args: tuple) -> tuple[str, str]:
 
 def grade_all(assignment: str | Path, subs_dir: Path, out_dir: Path, *, jobs: int = 1,
               limits: sandbox.Limits | None = None, force: bool = False,
-              scratch_root: Path | None = None, log=print) -> Path:
-    """Grades every submission in ``subs_dir`` into ``out_dir``; returns ``grades.csv``."""
+              scratch_root: Path | None = None, log=print, jax_cache: bool = True) -> Path:
+    """Grades every submission in ``subs_dir`` into ``out_dir``; returns ``grades.csv``.
+
+    With ``jax_cache`` (the default), the grader first runs its own solution once to fill a
+    JAX compilation cache that every student kernel then reads (:mod:`.jaxcache`).
+    """
     source = resolve_source(assignment)
     limits = limits or sandbox.Limits()
     if not source.is_file():
@@ -263,12 +292,21 @@ def grade_all(assignment: str | Path, subs_dir: Path, out_dir: Path, *, jobs: in
             for s, p in find_submissions(subs_dir, source.stem).items()
             if force or not (out_dir / s / "results.json").exists()]
     log(f"grading {len(todo)} submission(s) with {jobs} job(s)")
+    cache: dict[str, bytes] = {}
+    if jax_cache and todo:
+        try:
+            cache = jaxcache.build(source, limits=limits, hide=hide, scratch_root=scratch_root)
+        except Exception as e:  # noqa: BLE001 - without the cache grading is only slower
+            log(f"compilation cache not built: {type(e).__name__}: {e}")
+        log(f"compilation cache: {len(cache)} entries from the solution run")
     if jobs <= 1:
+        _init_worker(cache)
         for args in todo:
             log("{}: {}".format(*_worker(args)))
     else:
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                    initargs=(cache,)) as pool:
             for student, st in pool.map(_worker, todo):
                 log(f"{student}: {st}")
     return results.write_csv(out_dir, [q.name for q in spec.QUESTIONS],

@@ -39,11 +39,13 @@ def _grade(argv: list[str]) -> int:
     p.add_argument("--cell-timeout", type=float, default=120.0, help="one cell, seconds")
     p.add_argument("--memory", type=int, default=4096, help="address-space limit, MiB")
     p.add_argument("--force", action="store_true", help="re-grade students already graded")
+    p.add_argument("--no-jax-cache", action="store_true",
+                   help="do not pre-compile the solution's JAX ops for the student kernels")
     a = p.parse_args(argv)
     limits = sandbox.Limits(cell_timeout=a.cell_timeout, total_timeout=a.timeout,
                             memory_bytes=a.memory << 20)
     csv_path = autograde.grade_all(a.assignment, a.submissions, a.out, jobs=a.jobs,
-                                   limits=limits, force=a.force)
+                                   limits=limits, force=a.force, jax_cache=not a.no_jax_cache)
     print(f"wrote {csv_path}")
     return 0
 

@@ -199,7 +199,7 @@ def _client_class():
 
 def run_cells(nb, workdir: Path, *, slot: Slot, limits: Limits, hide: Sequence[str] = (),
               timeouts: dict[int, float] | None = None, skip: set[int] = frozenset(),
-              pythonpath: str = "") -> RunReport:
+              pythonpath: str = "", extra_env: dict[str, str] | None = None) -> RunReport:
     """Executes ``nb``'s code cells (except ``skip``) in a sandboxed kernel in ``workdir``.
 
     Args:
@@ -211,6 +211,7 @@ def run_cells(nb, workdir: Path, *, slot: Slot, limits: Limits, hide: Sequence[s
       timeouts: per-cell timeouts overriding ``limits.cell_timeout`` (cell index -> s).
       skip: indices of cells not to run.
       pythonpath: the kernel's PYTHONPATH (where ``nnlib`` is importable from).
+      extra_env: more environment variables for the kernel (the JAX cache's).
 
     Returns:
       A :class:`RunReport`. Never raises for anything the notebook does.
@@ -241,7 +242,7 @@ def run_cells(nb, workdir: Path, *, slot: Slot, limits: Limits, hide: Sequence[s
     client.output_budget = limits.output_bytes
     report = RunReport(cells=[])
     deadline = time.monotonic() + limits.total_timeout
-    env = kernel_env(workdir, slot.token, pythonpath)
+    env = {**kernel_env(workdir, slot.token, pythonpath), **(extra_env or {})}
     pgid = None
     log = open(private / "kernel.log", "wb")  # noqa: SIM115 - closed in finally
     try:
