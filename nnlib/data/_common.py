@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from nnlib import _checks
+
 
 def count(value: Any, name: str, *, minimum: int = 1) -> int:
     """Returns ``value`` as an ``int`` if it is an integer ``>= minimum``, else raises.
@@ -15,11 +17,10 @@ def count(value: Any, name: str, *, minimum: int = 1) -> int:
       TypeError: if ``value`` is not an integer (``True``/``False`` and floats are refused).
       ValueError: if ``value < minimum``.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = _checks.integer(value, name)
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+    return value
 
 
 def non_negative(value: Any, name: str) -> float:
