@@ -173,3 +173,17 @@ def test_jax_cache_is_read_only_for_students_and_changes_no_mark(tmp_path):
     def marks(r):
         return [(t["name"], t["score"], t["status"], t["output"]) for t in r["tests"]]
     assert marks(with_cache) == marks(without)
+
+
+def test_the_kernel_keeps_nnlib_wherever_the_checkout_lives():
+    # A checkout (and its venv) under /tmp or /root sits in a folder the sandbox empties or
+    # hides; the nnlib package and the interpreter must be bound back, or every submission
+    # fails to import nnlib and scores zero (a CI clone under /tmp showed exactly that).
+    import nnlib
+    from nnlib.grading import sandbox
+
+    kept = sandbox._interpreter_dirs()
+    assert os.path.realpath(os.path.dirname(nnlib.__file__)) in kept
+    assert os.path.realpath(sys.prefix) in kept
+    repo = os.path.realpath(os.path.dirname(os.path.dirname(nnlib.__file__)))
+    assert repo not in kept, "the whole checkout (with solutions/ and tests/) must stay hidden"

@@ -172,8 +172,16 @@ def kernel_env(workdir: Path, token: str, pythonpath: str) -> dict[str, str]:
 
 
 def _interpreter_dirs() -> list[str]:
-    """Folders the kernel must reach: the Python installation and the virtualenv."""
-    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    """Folders the kernel must reach: the Python installation, the virtualenv and ``nnlib``.
+
+    They are bound back into the folders the sandbox hides or empties (``/root``, ``/tmp``),
+    so grading works wherever the checkout and its virtualenv live (a CI clone under
+    ``/tmp``, say). Only the ``nnlib`` package itself is kept from the checkout: its
+    ``solutions/`` and ``tests/`` stay hidden.
+    """
+    package = Path(__file__).resolve().parents[1]  # the nnlib package folder
+    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+            str(package)}
     return sorted({os.path.realpath(d) for d in dirs})
 
 
