@@ -32,6 +32,7 @@ def test_demo_mutations_still_match_the_solution():
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_demo_class_is_plausible_and_grades(tmp_path):
     paths = demo.make_class(SOLUTION, tmp_path / "class", n=30, seed=0)
     assert len(paths) == 30 and len({p.name for p in paths}) == 30
@@ -46,11 +47,13 @@ def test_demo_class_is_plausible_and_grades(tmp_path):
     got = results.load_results(tmp_path / "out")
     assert got[paths[0].stem]["score"] == 24
     assert 0 < got[paths[1].stem]["score"] < 24
-    assert "Likely mistake" in (tmp_path / "out" / paths[1].stem / "feedback.md").read_text()
+    feedback = tmp_path / "out" / "students" / paths[1].stem / "feedback.md"
+    assert "Likely mistake" in feedback.read_text()
     assert got[paths[19].stem]["extra_data"]["status"].startswith("invalid notebook")
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_gradescope_package_runs_like_gradescope(tmp_path):
     z = gradescope.package(SOLUTION, tmp_path / "autograder.zip")
     root = tmp_path / "autograder"
@@ -73,6 +76,7 @@ def test_gradescope_package_runs_like_gradescope(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_killing_the_grader_mid_batch_loses_nothing(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
@@ -83,11 +87,11 @@ def test_killing_the_grader_mid_batch_loses_nothing(tmp_path):
     proc = subprocess.Popen(cmd, env=ENV, cwd=REPO, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not list(out.glob("*/results.json")) and time.monotonic() < deadline:
+    while not list(out.glob("students/*/results.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    first = list(out.glob("*/results.json"))
+    first = list(out.glob("students/*/results.json"))
     assert first, "no student was graded before the kill"
     for p in first:
         assert json.loads(p.read_text())["score"] == 0  # complete, valid JSON
@@ -101,19 +105,16 @@ def test_killing_the_grader_mid_batch_loses_nothing(tmp_path):
 def test_jax_cache_keeps_library_ops_only_and_installs_read_only(tmp_path):
     from nnlib.grading import jaxcache
 
-    run = tmp_path / "run"
-    run.mkdir()
     key = "0123456789abcdef" * 4
-    for name in (f"jit_matmul-{key}-cache", f"jit_step-{key}-cache", "notes.txt"):
-        (run / name).write_bytes(b"entry " + name.encode())
-    (run / f"jit_exp-{key}-cache").symlink_to("/etc/passwd")
+    sent = {name: b"entry " + name.encode()
+            for name in (f"jit_matmul-{key}-cache", f"jit_step-{key}-cache", "notes.txt",
+                         f"jit_exp-{key}-cache")}
+    sent[f"jit_exp-{key}-cache"] = b"x" * (jaxcache.MAX_ENTRY + 1)  # over the cap
     names = jaxcache.solution_names(nbformat.read(str(SOLUTION), as_version=4))
     assert {"train_mlp", "step", "dense_forward"} <= names
-    got = jaxcache.collect(run, names)
+    got = jaxcache.collect(sent, names)
     assert got == {f"jit_matmul-{key}-cache": f"entry jit_matmul-{key}-cache".encode()}
-    work = tmp_path / "work"
-    work.mkdir()
-    path = jaxcache.install(got, work)
+    path = jaxcache.install(got, tmp_path / "cache")
     assert stat_mode(path) == 0o755 and stat_mode(path / f"jit_matmul-{key}-cache") == 0o644
     assert path.stat().st_uid == os.geteuid()
     env = jaxcache.kernel_env(path, writable=False)
@@ -145,45 +146,53 @@ raise RuntimeError(f"cache: {_outcome}")
 
 
 @pytest.mark.slow
+@pytest.mark.sandbox
 def test_jax_cache_is_read_only_for_students_and_changes_no_mark(tmp_path):
     from nnlib.grading import jaxcache
 
-    hide = autograde._hide_list(SOLUTION, tmp_path, tmp_path / "out")
-    cache = jaxcache.build(SOLUTION, limits=LIMITS, hide=hide)
+    cfg = autograde.Config(limits=LIMITS)
+    cache = autograde.build_jax_cache(SOLUTION, cfg)
     ops = {name.split("-")[0] for name in cache}
     assert {"jit_matmul", "jit_exp", "jit_maximum"} <= ops and "jit_step" not in ops
-    before = dict(cache)
+    folder = jaxcache.install(cache, tmp_path / "cache")
     nb = nbformat.read(str(SOLUTION), as_version=4)
     assert demo._edit(nb, "dense_backward", "x.T @ dy", "dy.T @ x")  # a mistake: a cache miss
     relu = next(c for c in nb.cells if notebooks.meta(c).get("grade_id") == "relu")
     relu.source += "\n" + _POISON  # after the definitions: relu still graded
     sub = tmp_path / "poison.ipynb"
     nbformat.write(nb, str(sub))
-    runs = [autograde.grade_submission(SOLUTION, sub, "p", tmp_path / "out", limits=LIMITS,
-                                       hide=hide, seed=7, jax_cache=c) for c in (cache, None)]
+    with_cfg = autograde.Config(limits=LIMITS, cache_dir=str(folder))
+    runs = [autograde.grade_submission(SOLUTION, sub, "p", tmp_path / "out", cfg=c, seed=7)
+            for c in (with_cfg, cfg)]
     with_cache, without = runs
-    assert cache == before  # the grader's copy is untouched whatever the kernel did
+    on_disk = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert on_disk == cache  # the grader's copy is untouched whatever the kernel did
     notes = " ".join(with_cache["extra_data"]["notes"])
-    if os.geteuid() == 0:  # the kernel runs as a sandbox uid: the grader's files are read-only
-        assert "cache: 2 of 2 writes blocked" in notes, notes
+    assert "cache: 2 of 2 writes blocked" in notes, notes  # a read-only bind, root or not
     assert "cache: no cache" in " ".join(without["extra_data"]["notes"])
     status = {t["name"]: t["status"] for t in with_cache["tests"]}
     assert status["relu"] == "passed" and status["dense_backward"] == "failed"
     assert with_cache["score"] == without["score"] == 14  # dW also breaks mlp and train
+
     def marks(r):
         return [(t["name"], t["score"], t["status"], t["output"]) for t in r["tests"]]
     assert marks(with_cache) == marks(without)
 
 
-def test_the_kernel_keeps_nnlib_wherever_the_checkout_lives():
-    # A checkout (and its venv) under /tmp or /root sits in a folder the sandbox empties or
-    # hides; the nnlib package and the interpreter must be bound back, or every submission
-    # fails to import nnlib and scores zero (a CI clone under /tmp showed exactly that).
+def test_the_sandbox_shows_nnlib_and_python_but_not_the_checkout():
+    # A checkout (and its venv) under /tmp or /root: the nnlib package and the interpreter
+    # must be bound into the sandbox, or every submission fails to import nnlib and scores
+    # zero (a CI clone under /tmp once showed exactly that); the rest of the checkout
+    # (solutions/, tests/) must not be.
     import nnlib
-    from nnlib.grading import sandbox
 
-    kept = sandbox._interpreter_dirs()
-    assert os.path.realpath(os.path.dirname(nnlib.__file__)) in kept
-    assert os.path.realpath(sys.prefix) in kept
+    shown = sandbox.exposed_paths()
+    assert os.path.realpath(os.path.dirname(nnlib.__file__)) in shown
+
+    def covered(p):
+        return any(p == d or p.startswith(d + "/") for d in shown)
+    assert covered(os.path.realpath(sys.prefix))
     repo = os.path.realpath(os.path.dirname(os.path.dirname(nnlib.__file__)))
-    assert repo not in kept, "the whole checkout (with solutions/ and tests/) must stay hidden"
+    assert not covered(repo) and not covered(str(SOLUTION))
+    with pytest.raises(ValueError, match="shows to every submission"):
+        sandbox.check_exposure([os.path.join(os.path.dirname(nnlib.__file__), "x")])

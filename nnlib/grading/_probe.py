@@ -1,55 +1,58 @@
 """The grader's probe, run in the student's kernel after the student's cells.
 
-``run(assignment, question, namespace)`` loads the inputs the grader wrote for this run
-(``inputs/<question>.npz``), calls the student's functions from ``namespace`` through the
-question's ``run``, and writes the raw outputs as plain arrays to ``outputs/<question>.npz``
-(atomically, after every case, so whatever was computed before a crash survives). Nothing
-here decides a mark: the grader loads these arrays with ``allow_pickle=False`` and judges them
-in its own process. A student who tampers with this module can only spoil their own data.
+``run(assignment, question, namespace)`` takes the inputs the grader sent for this run
+(:data:`nnlib.grading.runner.INPUTS`), calls the student's functions from ``namespace``
+through the question's ``run``, and sends each case's raw outputs to the grader as soon as the
+case finishes (so whatever was computed before a crash survives), with the forbidden
+functions the case reached (:mod:`nnlib.grading.honesty`). Nothing here decides a mark: the
+grader decodes these frames with caps and judges the arrays in its own process. A student who
+tampers with this module can only spoil their own results.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 import numpy as np
 
 
-def _save(path: str, arrays: Mapping[str, np.ndarray]) -> None:
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+def _wire_array(value: Any, key: str) -> tuple[np.ndarray | None, str | None]:
+    """An output as an array the channel carries (numbers and booleans), or a problem."""
+    from nnlib.grading import core, wire
+
+    arr, why = core.as_numeric(value, key)
+    if why:
+        return None, why
+    if wire.dtype_name(arr) is None:
+        if not np.issubdtype(arr.dtype, np.floating):
+            return None, f"`{key}` is not a numeric array the grader reads (dtype {arr.dtype})"
+        arr = arr.astype(np.float64)
+    return arr, None
 
 
-def run(assignment: str, question: str, namespace: Mapping[str, Any], folder: str = ".") -> None:
-    """Runs ``question``'s cases on the student's functions; writes their outputs."""
-    from nnlib.grading import core, specs
+def run(assignment: str, question: str, namespace: Mapping[str, Any]) -> None:
+    """Runs ``question``'s cases on the student's functions; sends their outputs."""
+    from nnlib.grading import core, honesty, runner, specs
 
     q = {x.name: x for x in specs.assignment(assignment).QUESTIONS}[question]
-    with np.load(os.path.join(folder, "inputs", f"{question}.npz"), allow_pickle=False) as data:
-        flat = {k: data[k] for k in data.files}
-    n_cases = 1 + max(int(k.split(".", 1)[0][1:]) for k in flat)
-    out_path = os.path.join(folder, "outputs", f"{question}.npz")
-    out: dict[str, np.ndarray] = {}
+    cases = runner.INPUTS.get(question, {})
     missing = [f for f in q.functions if not callable(namespace.get(f))]
     if missing:
-        out["missing"] = np.array(missing)
-        _save(out_path, out)
+        runner.send({"op": "missing", "question": question, "functions": missing})
         return
     fns = {f: namespace[f] for f in q.functions}
-    for i in range(n_cases):
-        prefix = f"c{i}."
-        inputs = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
-        outputs, error = core.run_case(q, fns, inputs)
+    for i in sorted(cases):
+        with honesty.watch() as reached:
+            outputs, error = core.run_case(q, fns, cases[i])
+        arrays = {}
         if error is None:
             for key, value in outputs.items():
-                arr, why = core.as_numeric(value, key)
+                arr, why = _wire_array(value, key)
                 if why:
                     error = f"TypeError: {why}"
+                    arrays = {}
                     break
-                out[prefix + key] = arr
-        if error is not None:
-            out = {k: v for k, v in out.items() if not k.startswith(prefix)}
-            out[prefix + "__error__"] = np.array(error)
-        _save(out_path, out)
+                arrays[key] = arr
+        runner.send({"op": "case", "question": question, "case": i,
+                     "error": None if error is None else runner.clip(error),
+                     "reached": sorted(reached)}, arrays)

@@ -2,32 +2,32 @@
 
 For each submission (:func:`grade_submission`):
 
-1. read and check the notebook (an empty, malformed or wrong-nbformat file gets a zero row
-   and a status saying why);
+1. read the notebook without trusting the file (:mod:`nnlib.grading.submissions`: no symlink,
+   no FIFO, size capped) and check it (:func:`nnlib.grading.notebooks.parse_notebook`); what
+   cannot be graded still gets a zero row with a status saying why;
 2. assemble the notebook to run (:func:`nnlib.grading.notebooks.assemble`): the grader's cells,
    the student's answer cells only, and one probe cell per question;
-3. draw fresh random inputs for this run (``secrets``-seeded) and write them, without the
-   grader-only keys, to ``inputs/<question>.npz`` in a scratch folder outside the repository;
-4. run the notebook in a sandboxed kernel (:mod:`nnlib.grading.sandbox`). If a cell hangs or
-   kills the kernel, the run is repeated without that cell (at most ``MAX_ATTEMPTS`` runs in
-   the whole-notebook time budget), so the marks earned by the other cells survive;
-5. load each ``outputs/<question>.npz`` (``allow_pickle=False``, regular files only, size
-   capped), judge the arrays against the references *in this process*, and write
-   ``results.json`` and ``feedback.md`` atomically.
+3. draw fresh random inputs for this run (``secrets``-seeded); the grader-only keys (held-out
+   labels) never leave this process;
+4. run the notebook in a fresh sandbox (:mod:`nnlib.grading.sandbox`), sending the inputs and
+   receiving each probe's outputs over the sandbox's pipes. If a cell hangs or kills the
+   kernel, the run is repeated without that cell (at most ``MAX_ATTEMPTS`` runs in the
+   whole-notebook time budget), so the marks earned by the other cells survive;
+5. judge the outputs against the references *in this process*; score 0 any question whose
+   answer calls what its by-hand task forbids (:mod:`nnlib.grading.honesty`, from the source
+   here and from what the probe reached); write ``results.json`` and ``feedback.md``.
 
-:func:`grade_all` grades a folder with ``jobs`` worker processes, skips students already
-graded (unless ``force``), and rebuilds ``grades.csv`` from the per-student results.
+:func:`grade_all` grades a folder with ``jobs`` worker processes: one row per entry whatever it
+is, students already graded skipped (unless ``force``) except rows the grader itself failed
+(``retry``), then ``grades.csv`` and the class report (:mod:`nnlib.grading.report`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import multiprocessing
-import os
-import re
 import secrets
-import shutil
-import stat
 import tempfile
 import time
 from pathlib import Path
@@ -35,11 +35,36 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.grading import core, jaxcache, notebooks, results, sandbox, specs
+from nnlib.grading import (core, honesty, jaxcache, notebooks, report, results, sandbox, specs,
+                           submissions)
 
 MAX_ATTEMPTS = 3
-MAX_OUTPUT_FILE = 32 << 20
 REPO = Path(__file__).resolve().parents[2]
+CACHE_INSIDE = "/opt/nnlib-jaxcache"  # where a sandbox sees the read-only JAX cache
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """How submissions are graded.
+
+    Attributes:
+      limits: the resource limits of each submission.
+      sandbox: how kernels are started (bubblewrap, or explicitly unsandboxed).
+      cache_dir: the host folder of the read-only JAX cache (None: no cache).
+    """
+
+    limits: sandbox.Limits = dataclasses.field(default_factory=sandbox.Limits)
+    sandbox: sandbox.Sandbox = dataclasses.field(default_factory=sandbox.Sandbox)
+    cache_dir: str | None = None
+
+    def cache_env(self) -> tuple[dict[str, str], dict[str, str]]:
+        """``(kernel environment, binds)`` for a student kernel reading the cache."""
+        if not self.cache_dir:
+            return {}, {}
+        if not self.sandbox.isolate:
+            return jaxcache.kernel_env(self.cache_dir, writable=False), {}
+        return (jaxcache.kernel_env(CACHE_INSIDE, writable=False),
+                {CACHE_INSIDE: self.cache_dir})
 
 
 def resolve_source(assignment: str | Path) -> Path:
@@ -52,68 +77,44 @@ def resolve_source(assignment: str | Path) -> Path:
     return (REPO / "solutions" / str(assignment) / f"{assignment}.ipynb").resolve()
 
 
-def find_submissions(folder: Path, name: str) -> dict[str, Path]:
-    """``student -> notebook`` for ``folder/<student>.ipynb`` and ``folder/<student>/*.ipynb``."""
-    subs: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith("."):  # .ipynb_checkpoints and other hidden entries
-            continue
-        if p.is_file() and p.suffix == ".ipynb":
-            subs[p.stem] = p
-        elif p.is_dir():
-            nbs = sorted(q for q in p.glob("*.ipynb") if q.is_file())
-            pick = next((q for q in nbs if q.stem == name), nbs[0] if nbs else None)
-            if pick is not None:
-                subs[p.name] = pick
-    return {re.sub(r"[^A-Za-z0-9._-]", "_", s).lstrip(".") or "_": p for s, p in subs.items()}
+# --------------------------------------------------------------------------- judging
+def _test(q: core.Question, score: float, status: str, output: str,
+          mistakes: list[str] | None = None) -> dict:
+    return {"name": q.name, "score": score, "max_score": float(q.points), "status": status,
+            "output": output, "extra_data": {"mistakes": mistakes or []}}
 
 
-def _load_outputs(path: Path) -> dict[str, np.ndarray]:
-    """Loads an outputs file written by the student's kernel, trusting nothing about it."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_OUTPUT_FILE:
-            raise ValueError("not a regular file of acceptable size")
-        with os.fdopen(fd, "rb") as f:
-            fd = -1
-            import io
-            data = np.load(io.BytesIO(f.read()), allow_pickle=False)
-            return {k: data[k] for k in data.files}
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _judge(q: core.Question, cases: list, outdir: Path, failure: str | None) -> dict:
-    path = outdir / f"{q.name}.npz"
-    if not path.exists():
+def _judge(q: core.Question, cases: list, got: dict[int, tuple[dict, dict]],
+           missing: list[str] | None, failure: str | None) -> tuple[dict, set[str]]:
+    """The test entry of one question, and the forbidden names its probe reported reaching."""
+    if missing:
+        return _test(q, 0.0, "failed", f"{q.name}: function(s) not defined: "
+                                       f"{', '.join(missing)}."), set()
+    if not got:
         why = failure or "the notebook stopped before this question could be graded"
-        return {"name": q.name, "score": 0.0, "max_score": float(q.points), "status": "failed",
-                "output": f"{q.name}: no result ({why})."}
-    try:
-        data = _load_outputs(path)
-    except Exception as e:  # noqa: BLE001 - a corrupt or hostile file earns nothing
-        return {"name": q.name, "score": 0.0, "max_score": float(q.points), "status": "failed",
-                "output": f"{q.name}: the outputs could not be read ({type(e).__name__})."}
-    if "missing" in data:
-        missing = ", ".join(str(x) for x in np.atleast_1d(data["missing"]))
-        return {"name": q.name, "score": 0.0, "max_score": float(q.points), "status": "failed",
-                "output": f"{q.name}: function(s) not defined: {missing}."}
-    found = []
+        return _test(q, 0.0, "failed", f"{q.name}: no result ({why})."), set()
+    found, reached = [], set()
     for i, (desc, inputs) in enumerate(cases):
-        pre = f"c{i}."
-        err = data.get(pre + "__error__")
-        outs = {k[len(pre):]: v for k, v in data.items() if k.startswith(pre)}
-        if err is None and not outs:
+        if i not in got:
             found.append((desc, [f"no result ({failure or 'the case did not finish'})"]))
             continue
-        error = str(err) if err is not None and err.dtype.kind == "U" else None
-        found.append((desc, core.evaluate_case(q, inputs, None if error else outs, error)))
+        header, arrays = got[i]
+        err = header.get("error")
+        error = results.clip(err) if isinstance(err, str) else None
+        names = header.get("reached")
+        if isinstance(names, list):
+            reached.update(results.clip(n, 120) for n in names[:50] if isinstance(n, str))
+        try:
+            problems = core.evaluate_case(q, inputs, None if error else arrays, error)
+        except Exception as e:  # noqa: BLE001 - an output the checks did not foresee
+            problems = [f"the output could not be judged ({type(e).__name__}: "
+                        f"{results.clip(e, 120)})"]
+        found.append((desc, problems))
     passed, text = core.summarize(q, found)
-    return {"name": q.name, "score": float(q.points) if passed else 0.0,
-            "max_score": float(q.points), "status": "passed" if passed else "failed",
-            "output": text}
+    mistakes = sorted({p[len(core.LIKELY):] for _, ps in found for p in ps
+                       if p.startswith(core.LIKELY)})
+    return _test(q, float(q.points) if passed else 0.0, "passed" if passed else "failed", text,
+                 mistakes), reached
 
 
 def _where(nb, index: int) -> str:
@@ -122,192 +123,261 @@ def _where(nb, index: int) -> str:
     return f"answer cell {gid!r}" if gid else f"cell {index}"
 
 
-def _scratch(slot: sandbox.Slot, root: Path | None) -> Path:
-    base = root or (Path("/var/tmp") if os.geteuid() == 0 and Path("/var/tmp").is_dir() else None)
-    work = Path(tempfile.mkdtemp(prefix="nnlib-grade-", dir=base))
-    for sub in ("outputs", "home"):
-        (work / sub).mkdir()
-    (work / "inputs").mkdir(mode=0o755)
-    if slot.uid is not None:
-        for p in (work, work / "outputs", work / "home"):
-            os.chown(p, slot.uid, slot.gid)
-    work.chmod(0o700)
-    return work
+# --------------------------------------------------------------------------- running
+@dataclasses.dataclass
+class _Run:
+    outputs: dict[str, dict[int, tuple[dict, dict]]] = dataclasses.field(default_factory=dict)
+    missing: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    failures: dict[str, str] = dataclasses.field(default_factory=dict)
+    status: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    cache: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    retry: bool = False
+
+
+def _execute(nb, questions: list[core.Question], cases: dict, cfg: Config, t0: float, *,
+             env: dict[str, str], binds: dict[str, str], collect_cache: bool = False) -> _Run:
+    """Runs the assembled notebook, re-running without a cell that hangs or kills the kernel."""
+    run = _Run()
+    probes = {i: c.metadata["nnlib_probe"] for i, c in enumerate(nb.cells)
+              if "nnlib_probe" in c.metadata}
+    by_name = {q.name: q for q in questions}
+    inputs = {f"{q.name}/{i}/{k}": v for q in questions
+              for i, (_, inp) in enumerate(cases[q.name])
+              for k, v in inp.items() if not k.startswith("_")}
+    forbidden = sorted({p for q in questions for p in q.forbidden})
+    cells = [(i, notebooks.source(c)) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    timeouts = {i: by_name[name].timeout for i, name in probes.items()}
+    skip: set[int] = set()
+    started_once = False
+    budget_end = t0 + cfg.limits.total_timeout
+    for _attempt in range(MAX_ATTEMPTS):
+        left = budget_end - time.monotonic()
+        if left < 5:
+            run.status.append("out of time")
+            break
+        limits = dataclasses.replace(cfg.limits, total_timeout=left)
+        done = {i for i, n in probes.items() if n in run.outputs or n in run.missing}
+        rep = sandbox.run_cells(cells, sandbox=cfg.sandbox, limits=limits, inputs=inputs,
+                                probes=probes, forbidden=forbidden, timeouts=timeouts,
+                                skip=skip | done, binds=binds, env=env,
+                                collect_cache=collect_cache)
+        for q, got in rep.outputs.items():
+            run.outputs.setdefault(q, {}).update(got)
+        run.missing.update(rep.missing)
+        run.cache.update(rep.cache)
+        if rep.output_truncated and "output truncated" not in run.status:
+            run.status.append("output truncated")
+        if rep.out_of_memory and "memory limit reached" not in run.status:
+            run.status.append("memory limit reached")
+        if rep.ignored_frames and not any("ignored" in n for n in run.notes):
+            run.notes.append(f"{rep.ignored_frames} message(s) from the kernel outside a "
+                             "probe were ignored")
+        if rep.start_error:
+            if not started_once:  # one more try: a start can fail for passing reasons
+                started_once = True
+                continue
+            run.status.append(f"kernel failed to start ({rep.start_error})")
+            run.retry = True  # the grader's or the machine's fault: grade again next run
+            break
+        started_once = True
+        for c in rep.cells:
+            if c.status == "error" and c.index not in probes:
+                run.notes.append(f"{_where(nb, c.index)} raised {c.detail}")
+        bad = rep.first_failure()
+        if bad is None:
+            break
+        what = "timed out" if bad.status == "timeout" else "killed the kernel"
+        if bad.detail.startswith("broke the grading protocol"):
+            what = bad.detail
+        if rep.deadline_hit:
+            run.status.append("whole-notebook time limit reached")
+            break
+        if bad.index in probes:
+            run.failures[probes[bad.index]] = f"grading it {what}"
+            run.status.append(f"{probes[bad.index]}: {what}")
+        else:
+            run.status.append(f"{_where(nb, bad.index)} {what}; re-run without it")
+        if bad.index < 0:
+            break
+        skip.add(bad.index)
+    return run
+
+
+def grade_notebook(source: Path, data: bytes | None, student: str, cfg: Config, *,
+           seed: int | None = None, problem: str | None = None, submission: str = "",
+           notes: list[str] | None = None, collect_cache: bool = False,
+           env: dict[str, str] | None = None,
+           binds: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Grades one notebook's bytes; returns ``(results.json object, JAX cache entries)``."""
+    t0 = time.monotonic()
+    spec = specs.assignment(source.stem)
+    questions = list(spec.QUESTIONS)
+    notes = list(notes or [])
+    box = cfg.sandbox.name
+
+    def zero(status: str) -> dict[str, Any]:
+        if not cfg.sandbox.isolate:
+            status += "; unsandboxed"
+        tests = [_test(q, 0.0, "failed", f"{q.name}: no result ({status}).") for q in questions]
+        return results.results_json(student, tests, status, notes, {}, dict(spec.MANUAL),
+                                    time.monotonic() - t0, submission=submission, sandbox=box)
+
+    if problem is not None or data is None:
+        return zero(problem or "no notebook"), {}
+    try:
+        sub = notebooks.parse_notebook(data)
+    except notebooks.InvalidNotebook as e:
+        return zero(f"invalid notebook: {e}"), {}
+    release_nb = notebooks.release(notebooks.read_notebook(source))
+    nb, manual, more = notebooks.assemble(release_nb, sub, source.stem, [q.name for q in questions])
+    notes += more
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+    cases = {q.name: q.make_cases(rng) for q in questions}
+    if env is None or binds is None:
+        env, binds = cfg.cache_env()
+    run = _execute(nb, questions, cases, cfg, t0, env=env, binds=binds,
+                   collect_cache=collect_cache)
+    answers = [notebooks.source(c) for c in nb.cells
+               if c.cell_type == "code" and notebooks.meta(c).get("solution")]
+    tests, flags = [], []
+    for q in questions:
+        test, reached = _judge(q, cases[q.name], run.outputs.get(q.name, {}),
+                               run.missing.get(q.name), run.failures.get(q.name))
+        static = honesty.static_findings(answers, q.functions, q.forbidden)
+        runtime = honesty.findings_from_run(reached, q.forbidden)
+        if static or runtime:
+            test.update(score=0.0, status="failed",
+                        output=honesty.describe(q.name, static, runtime) + "\n" + test["output"])
+            test["extra_data"]["flags"] = [*static, *runtime]
+            flags.append(f"{q.name} ({', '.join([*static, *runtime])})")
+        tests.append(test)
+    status = "; ".join(run.status) or "ok"
+    if not cfg.sandbox.isolate:
+        status += "; unsandboxed"
+    res = results.results_json(student, tests, status, run.notes + notes, manual,
+                               dict(spec.MANUAL), time.monotonic() - t0, flags=flags,
+                               submission=submission, retry=run.retry, sandbox=box)
+    return res, run.cache
 
 
 def grade_submission(source: Path, sub_path: Path, student: str, out_dir: Path, *,
-                     limits: sandbox.Limits | None = None, hide: tuple | None = None,
-                     scratch_root: Path | None = None, seed: int | None = None,
-                     jax_cache: dict[str, bytes] | None = None,
-                     _cache_sink: tuple[dict, set] | None = None) -> dict[str, Any]:
-    """Grades one submission and writes its results; returns the results.json object.
+                     cfg: Config | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Grades the notebook file ``sub_path`` as ``student``; writes and returns its results.
 
-    ``jax_cache`` (from :func:`nnlib.grading.jaxcache.build`) is installed read-only in the
-    kernel's scratch folder as its JAX compilation cache. ``_cache_sink`` is for
-    :func:`~nnlib.grading.jaxcache.build` only: a writable cache whose entries are collected.
+    The file is read as a submission is (symlinks and non-regular files refused).
     """
-    t0 = time.monotonic()
-    limits = limits or sandbox.Limits()
-    if hide is None:
-        hide = _hide_list(source, sub_path.parent, out_dir)
-    spec = specs.assignment(source.stem)
-    questions = list(spec.QUESTIONS)
-    release_nb = notebooks.release(notebooks.read_notebook(source))
-    notes: list[str] = []
-    try:
-        sub = notebooks.read_notebook(sub_path)
-    except notebooks.InvalidNotebook as e:
-        tests = [_judge(q, [], Path("/nonexistent"), f"invalid notebook: {e}") for q in questions]
-        res = results.results_json(student, tests, f"invalid notebook: {e}", [], {},
-                                   dict(spec.MANUAL), time.monotonic() - t0)
-        results.write_student(out_dir, student, res)
-        return res
-    nb, manual, notes = notebooks.assemble(release_nb, sub, source.stem,
-                                           [q.name for q in questions])
-    probe_index = {i: c.metadata["nnlib_probe"] for i, c in enumerate(nb.cells)
-                   if "nnlib_probe" in c.metadata}
-    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
-    cases = {q.name: q.make_cases(rng) for q in questions}
-    status: list[str] = []
-    failures: dict[str, str] = {}
-    with sandbox.acquire_slot() as slot:
-        work = _scratch(slot, scratch_root)
-        cache_env: dict[str, str] = {}
-        if _cache_sink is not None:  # the grader's own solution run: a writable cache
-            (work / jaxcache.DIRNAME).mkdir(mode=0o700)
-            if slot.uid is not None:
-                os.chown(work / jaxcache.DIRNAME, slot.uid, slot.gid)
-            cache_env = jaxcache.kernel_env(work / jaxcache.DIRNAME, writable=True)
-        elif jax_cache:
-            cache_env = jaxcache.kernel_env(jaxcache.install(jax_cache, work), writable=False)
-        for i, name in probe_index.items():  # absolute: a student's os.chdir changes nothing
-            nb.cells[i].source = notebooks.probe_cell(source.stem, name, str(work)).source
+    cfg = cfg or Config()
+    sub_path = Path(sub_path)
+    entry = submissions.Submission(student, sub_path.name, sub_path.name)
+    return grade_entry(source, sub_path.parent, entry, Path(out_dir), cfg, seed=seed)
+
+
+def grade_entry(source: Path, folder: Path, sub: submissions.Submission, out_dir: Path,
+                 cfg: Config, seed: int | None = None) -> dict[str, Any]:
+    data, problem = None, sub.problem
+    if problem is None:
         try:
-            for q in questions:
-                np.savez(work / "inputs" / f"{q.name}.npz",
-                         **{f"c{i}.{k}": v for i, (_, inp) in enumerate(cases[q.name])
-                            for k, v in inp.items() if not k.startswith("_")})
-            timeouts = {i: next(q.timeout for q in questions if q.name == name)
-                        for i, name in probe_index.items()}
-            skip: set[int] = set()
-            started_once = False
-            budget_end = t0 + limits.total_timeout
-            pythonpath = str(REPO)
-            for _attempt in range(MAX_ATTEMPTS):
-                left = budget_end - time.monotonic()
-                if left < 5:
-                    status.append("out of time")
-                    break
-                run_limits = sandbox.Limits(**{**limits.__dict__, "total_timeout": left})
-                done = {i for i, n in probe_index.items()
-                        if (work / "outputs" / f"{n}.npz").exists()}
-                report = sandbox.run_cells(nb, work, slot=slot, limits=run_limits, hide=hide,
-                                           timeouts=timeouts, skip=skip | done,
-                                           pythonpath=pythonpath, extra_env=cache_env)
-                if (os.geteuid() == 0 and report.isolation.get("files") is False
-                        and "files not isolated" not in status):
-                    status.append("files not isolated")
-                if report.output_truncated and "output truncated" not in status:
-                    status.append("output truncated")
-                if report.start_error:
-                    if not started_once:  # one more try: a start can fail for passing reasons
-                        started_once = True
-                        continue
-                    status.append(f"kernel failed to start ({report.start_error})")
-                    break
-                started_once = True
-                for c in report.cells:
-                    if c.status == "error" and c.index not in probe_index:
-                        notes.append(f"{_where(nb, c.index)} raised {c.detail}")
-                bad = report.first_failure()
-                if bad is None:
-                    break
-                what = "timed out" if bad.status == "timeout" else "killed the kernel"
-                if report.deadline_hit:
-                    status.append("whole-notebook time limit reached")
-                    break
-                if bad.index in probe_index:
-                    failures[probe_index[bad.index]] = f"grading it {what}"
-                    status.append(f"{probe_index[bad.index]}: {what}")
-                else:
-                    status.append(f"{_where(nb, bad.index)} {what}; re-run without it")
-                if bad.index < 0:
-                    break
-                skip.add(bad.index)
-            tests = [_judge(q, cases[q.name], work / "outputs", failures.get(q.name))
-                     for q in questions]
-            if _cache_sink is not None:
-                _cache_sink[0].update(jaxcache.collect(work / jaxcache.DIRNAME, _cache_sink[1]))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    res = results.results_json(student, tests, "; ".join(status) or "ok", notes, manual,
-                               dict(spec.MANUAL), time.monotonic() - t0)
-    results.write_student(out_dir, student, res)
+            data = submissions.read(folder, sub)
+        except submissions.Unreadable as e:
+            problem = str(e)
+    res, _ = grade_notebook(source, data, sub.student, cfg, seed=seed, problem=problem,
+                    submission=sub.original, notes=sub.notes)
+    results.write_student(out_dir, sub.student, res)
     return res
 
 
-def _hide_list(source: Path, subs_dir: Path, out_dir: Path) -> tuple[str, ...]:
-    paths = {REPO / "solutions", REPO / "tests", REPO / ".git", source.parent, subs_dir,
-             out_dir, Path("/root")}
-    return tuple(sorted(str(p.resolve()) for p in paths if p.exists()))
+def build_jax_cache(source: Path, cfg: Config) -> dict[str, bytes]:
+    """Grades the solution ``source`` once with a writable JAX cache; returns its entries.
+
+    Returns ``{}`` when the solution did not earn full marks in that run (a cache is then not
+    worth trusting) or the kernel sent none.
+    """
+    writable = f"{sandbox.WORK}/.jaxcache"
+    env = jaxcache.kernel_env(writable, writable=True)
+    res, cache = grade_notebook(source, Path(source).read_bytes(), "_jaxcache", cfg,
+                        collect_cache=True, env=env, binds={})
+    if res["score"] != sum(t["max_score"] for t in res["tests"]):
+        return {}
+    return jaxcache.collect(cache, jaxcache.solution_names(notebooks.read_notebook(source)))
 
 
-_JAX_CACHE: dict[str, bytes] = {}
-
-
-def _init_worker(cache: dict[str, bytes]) -> None:
-    _JAX_CACHE.clear()
-    _JAX_CACHE.update(cache)
-
-
+# --------------------------------------------------------------------------- a class
 def _worker(args: tuple) -> tuple[str, str]:
-    source, sub, student, out_dir, limits, hide, scratch_root = args
+    source, folder, sub, out_dir, cfg = args
     try:
-        res = grade_submission(source, sub, student, out_dir, limits=limits, hide=hide,
-                               scratch_root=scratch_root, jax_cache=_JAX_CACHE)
-        return student, res["extra_data"]["status"]
+        res = grade_entry(source, folder, sub, out_dir, cfg)
+        return sub.student, res["extra_data"]["status"]
     except Exception as e:  # noqa: BLE001 - one student's failure must not stop the batch
-        return student, f"grader error: {type(e).__name__}: {e}"
+        status = results.clip(f"grader error: {type(e).__name__}: {e}", 300)
+        try:
+            spec = specs.assignment(source.stem)
+            tests = [_test(q, 0.0, "failed", f"{q.name}: not graded ({status}); it is graded "
+                           "again on the next run.") for q in spec.QUESTIONS]
+            res = results.results_json(sub.student, tests, status, sub.notes, {},
+                                       dict(spec.MANUAL), 0.0, submission=sub.original,
+                                       retry=True, sandbox=cfg.sandbox.name)
+            results.write_student(out_dir, sub.student, res)
+        except Exception:  # noqa: BLE001 - the row is best effort; the log says what failed
+            pass
+        return sub.student, status
 
 
 def grade_all(assignment: str | Path, subs_dir: Path, out_dir: Path, *, jobs: int = 1,
-              limits: sandbox.Limits | None = None, force: bool = False,
-              scratch_root: Path | None = None, log=print, jax_cache: bool = True) -> Path:
+              limits: sandbox.Limits | None = None, force: bool = False, log=print,
+              jax_cache: bool = True, box: sandbox.Sandbox | None = None) -> Path:
     """Grades every submission in ``subs_dir`` into ``out_dir``; returns ``grades.csv``.
 
-    With ``jax_cache`` (the default), the grader first runs its own solution once to fill a
-    JAX compilation cache that every student kernel then reads (:mod:`.jaxcache`).
+    Every entry of ``subs_dir`` gets exactly one row (see :mod:`.submissions`). Students with a
+    row are skipped unless ``force``, except rows marked ``retry`` (the grader failed, not the
+    submission). With ``jax_cache`` (the default), the grader first runs its own solution once
+    to fill a JAX compilation cache that every student kernel then reads (:mod:`.jaxcache`).
+
+    Raises:
+      FileNotFoundError: the assignment or the submissions folder does not exist.
+      SandboxUnavailable: the sandbox cannot run here (the message says how to fix it).
+      ValueError: a private folder lies where the sandbox would show it.
     """
     source = resolve_source(assignment)
-    limits = limits or sandbox.Limits()
     if not source.is_file():
         raise FileNotFoundError(f"assignment source {source} not found")
     spec = specs.assignment(source.stem)
     subs_dir, out_dir = Path(subs_dir).resolve(), Path(out_dir).resolve()
-    if not subs_dir.is_dir():
-        raise FileNotFoundError(f"submissions folder {subs_dir} not found")
+    subs, skipped = submissions.find(subs_dir, source.stem)
+    box = box or sandbox.Sandbox()
+    box.check()
+    if box.isolate:
+        sandbox.check_exposure([source.parent, subs_dir, out_dir])
     out_dir.mkdir(parents=True, exist_ok=True)
-    hide = _hide_list(source, subs_dir, out_dir)
-    todo = [(source, p, s, out_dir, limits, hide, scratch_root)
-            for s, p in find_submissions(subs_dir, source.stem).items()
-            if force or not (out_dir / s / "results.json").exists()]
+    if skipped:
+        log(f"skipped {len(skipped)} entries that are not submissions: {', '.join(skipped)[:300]}")
+    before = results.load_results(out_dir)
+    todo = [s for s in subs if force or s.student not in before
+            or before[s.student].get("extra_data", {}).get("retry")]
     log(f"grading {len(todo)} submission(s) with {jobs} job(s)")
-    cache: dict[str, bytes] = {}
-    if jax_cache and todo:
-        try:
-            cache = jaxcache.build(source, limits=limits, hide=hide, scratch_root=scratch_root)
-        except Exception as e:  # noqa: BLE001 - without the cache grading is only slower
-            log(f"compilation cache not built: {type(e).__name__}: {e}")
-        log(f"compilation cache: {len(cache)} entries from the solution run")
-    if jobs <= 1:
-        _init_worker(cache)
-        for args in todo:
-            log("{}: {}".format(*_worker(args)))
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                                    initargs=(cache,)) as pool:
-            for student, st in pool.map(_worker, todo):
-                log(f"{student}: {st}")
-    return results.write_csv(out_dir, [q.name for q in spec.QUESTIONS],
-                             {q.name: q.points for q in spec.QUESTIONS})
+    cfg = Config(limits=limits or sandbox.Limits(), sandbox=box)
+    with tempfile.TemporaryDirectory(prefix="nnlib-grade-") as tmp:
+        if jax_cache and any(s.problem is None for s in todo):
+            try:
+                entries = build_jax_cache(source, cfg)
+            except Exception as e:  # noqa: BLE001 - without the cache grading is only slower
+                log(f"compilation cache not built: {type(e).__name__}: {e}")
+                entries = {}
+            log(f"compilation cache: {len(entries)} entries from the solution run")
+            if entries:
+                cfg = dataclasses.replace(cfg, cache_dir=str(jaxcache.install(
+                    entries, Path(tmp) / "jaxcache")))
+        work = [(source, subs_dir, s, out_dir, cfg) for s in todo]
+        if jobs <= 1:
+            for args in work:
+                log("{}: {}".format(*_worker(args)))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                for student, st in pool.map(_worker, work):
+                    log(f"{student}: {st}")
+    questions = [q.name for q in spec.QUESTIONS]
+    points = {q.name: q.points for q in spec.QUESTIONS}
+    csv_path = results.write_csv(out_dir, questions, points)
+    report.write(out_dir, questions, points)
+    return csv_path

@@ -3,12 +3,15 @@
 Grade a class (the default command)::
 
     nnlib-grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--timeout S]
-                [--cell-timeout S] [--memory MB] [--force]
+                [--cell-timeout S] [--memory MB] [--force] [--no-sandbox]
 
 ASSIGNMENT is a name (``backprop`` -> ``solutions/backprop/backprop.ipynb``), a folder or a
 solution notebook. SUBMISSIONS_DIR holds ``<student>.ipynb`` or ``<student>/<name>.ipynb``.
-OUT_DIR gets ``grades.csv`` and ``<student>/results.json`` (Gradescope format) and
-``<student>/feedback.md``. Students already graded are skipped unless ``--force``.
+OUT_DIR gets ``grades.csv``, the class report (``report.csv``, ``report.html``) and, per
+student, ``students/<student>/results.json`` (Gradescope format) and ``feedback.md``. Students
+already graded are skipped unless ``--force`` (rows the grader itself failed are redone).
+Every submission runs in a bubblewrap sandbox; without bubblewrap the command stops and says
+how to install it, and ``--no-sandbox`` (refused as root) grades without isolation.
 
 Other commands::
 
@@ -37,15 +40,21 @@ def _grade(argv: list[str]) -> int:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="whole notebook, seconds")
     p.add_argument("--cell-timeout", type=float, default=120.0, help="one cell, seconds")
-    p.add_argument("--memory", type=int, default=4096, help="address-space limit, MiB")
+    p.add_argument("--memory", type=int, default=4096,
+                   help="memory of a whole submission (and of each of its processes), MiB")
     p.add_argument("--force", action="store_true", help="re-grade students already graded")
     p.add_argument("--no-jax-cache", action="store_true",
                    help="do not pre-compile the solution's JAX ops for the student kernels")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run submissions without bubblewrap (refused as root; not isolated: "
+                        "a submission can read the solutions); recorded in each row's status")
     a = p.parse_args(argv)
     limits = sandbox.Limits(cell_timeout=a.cell_timeout, total_timeout=a.timeout,
                             memory_bytes=a.memory << 20)
+    box = sandbox.Sandbox(isolate=not a.no_sandbox)
     csv_path = autograde.grade_all(a.assignment, a.submissions, a.out, jobs=a.jobs,
-                                   limits=limits, force=a.force, jax_cache=not a.no_jax_cache)
+                                   limits=limits, force=a.force, jax_cache=not a.no_jax_cache,
+                                   box=box)
     print(f"wrote {csv_path}")
     return 0
 
@@ -100,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"nnlib-grade: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - SandboxUnavailable and kin: say it plainly
+        from nnlib.grading.sandbox import SandboxUnavailable
+
+        if not isinstance(e, SandboxUnavailable):
+            raise
+        print(f"nnlib-grade: error: {e}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

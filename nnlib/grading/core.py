@@ -29,6 +29,14 @@ import numpy as np
 Inputs = Mapping[str, np.ndarray]
 Outputs = Mapping[str, Any]
 NOT_IMPLEMENTED = "not implemented yet"
+LIKELY = "Likely mistake: "
+
+# What a task done "by hand" may not call (see nnlib.grading.honesty): JAX's autodiff, and the
+# grader's own questions and verdicts. A question adds nnlib's implementation of what it asks.
+AUTODIFF = ("jax.grad", "jax.value_and_grad", "jax.vjp", "jax.jvp", "jax.jacfwd", "jax.jacrev",
+            "jax.hessian", "jax.linearize", "jax.linear_transpose")
+GRADER = ("nnlib.grading.specs", "nnlib.grading.core")
+BY_HAND = AUTODIFF + GRADER
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +73,9 @@ class Question:
       timeout: seconds the autograder allows for all of this question's cases.
       hints: ``(inputs, outputs) -> message or None`` checks tried before ``mistakes``
         (for mistakes recognised by a property, e.g. nan from an overflow).
+      forbidden: dotted names the answer may not call (the task says "by hand"): a name
+        forbids everything under it. The autograder scores the question 0 when the answer's
+        source or its run reaches one (:mod:`nnlib.grading.honesty`).
     """
 
     name: str
@@ -80,6 +91,7 @@ class Question:
     test_cell: str | None = None
     timeout: float = 30.0
     hints: tuple[Callable[[Inputs, Outputs], str | None], ...] = ()
+    forbidden: tuple[str, ...] = ()
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -218,7 +230,7 @@ def evaluate_case(
     if problems:
         hints = [h for h in (f(inputs, outputs) for f in question.hints) if h]
         hints = hints or diagnose(question, inputs, outputs)
-        problems.extend(f"Likely mistake: {h}" for h in hints)
+        problems.extend(f"{LIKELY}{h}" for h in hints)
     return problems
 
 
@@ -248,7 +260,7 @@ def summarize(question: Question, results: Sequence[tuple[str, list[str]]]) -> t
     for desc, problems in failed[:3]:
         lines.append(f"  - on {desc}:")
         for p in problems:
-            if p.startswith("Likely mistake:"):
+            if p.startswith(LIKELY):
                 hints += [] if p in hints else [p]
             else:
                 lines.append(f"      {p}")

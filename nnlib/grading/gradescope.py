@@ -12,9 +12,11 @@ writes such a zip::
     solutions/<name>/<name>.ipynb
 
 The runner (:func:`run`) grades the one notebook in ``ROOT/submission`` with the same
-sandbox as ``nnlib-grade`` (the solutions and results folders hidden from the kernel) and
-writes ``ROOT/results/results.json`` atomically. ``AUTOGRADER_ROOT`` and ``NNLIB_PYTHON``
-override ``/autograder`` and the venv's Python (the tests run it in a scratch folder).
+bubblewrap sandbox as ``nnlib-grade`` (``setup.sh`` installs bubblewrap; the sandbox shows the
+kernel Python and ``nnlib`` only) and writes ``ROOT/results/results.json`` atomically. Where
+the sandbox cannot run, the results say so (score 0) instead of grading unsandboxed.
+``AUTOGRADER_ROOT`` and ``NNLIB_PYTHON`` override ``/autograder`` and the venv's Python (the
+tests run it in a scratch folder).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope image setup: Python, a virtualenv and the pinned requirements.
 set -euo pipefail
 apt-get update -q
-apt-get install -y -q python3 python3-venv python3-pip
+apt-get install -y -q python3 python3-venv python3-pip bubblewrap
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install -q -r /autograder/source/requirements.txt
 """
@@ -81,29 +83,31 @@ def package(solution: Path, out: Path) -> Path:
 
 def run(root: Path) -> Path:
     """Grades ``root/submission``'s notebook; writes ``root/results/results.json``."""
-    from nnlib.grading import autograde, results
+    from nnlib.grading import autograde, results, sandbox, submissions
 
     root = Path(root).resolve()
     sources = sorted((root / "source" / "solutions").glob("*/*.ipynb"))
     if len(sources) != 1:
         raise FileNotFoundError(f"expected one solution notebook under {root}/source/solutions")
     source = sources[0]
-    subs = sorted((root / "submission").rglob("*.ipynb"))
-    pick = next((s for s in subs if s.name == source.name), subs[0] if subs else None)
+    folder = root / "submission"
+    found, _ = submissions.find(folder, source.stem) if folder.is_dir() else ([], [])
+    pick = next((s for s in found if s.original == source.name), found[0] if found else None)
     out = root / "results"
     out.mkdir(parents=True, exist_ok=True)
-    # Without mount namespaces (a container lacking CAP_SYS_ADMIN), permissions still keep
-    # the sandbox uid out of the solutions and the results.
-    for private in (source.parents[1], out):
-        private.chmod(0o700)
     with tempfile.TemporaryDirectory() as tmp:
-        if pick is None:
-            pick = Path(tmp) / "missing.ipynb"
-            pick.write_bytes(b"")
-        hide = tuple(str(p) for p in (source.parent, out, Path(tmp), Path("/root")) if p.exists())
-        res = autograde.grade_submission(source, pick, "submission", Path(tmp), hide=hide)
-        if not subs:
-            res["output"] = f"No .ipynb file was submitted.\n{res['output']}"
+        try:
+            sandbox.Sandbox().check()
+            if pick is None:
+                res = autograde.grade_notebook(source, None, "submission", autograde.Config(),
+                                       problem="no .ipynb file was submitted")[0]
+            else:
+                pick.student = "submission"
+                res = autograde.grade_entry(source, folder, pick, Path(tmp), autograde.Config())
+        except sandbox.SandboxUnavailable as e:
+            res = autograde.grade_notebook(source, None, "submission", autograde.Config(),
+                                   problem=f"the grading sandbox cannot run: {e}")[0]
+            res["extra_data"]["retry"] = True
         results.atomic_write(out / "results.json", json.dumps(res, indent=1))
     return out / "results.json"
 

@@ -26,6 +26,7 @@ from typing import Any
 import nbformat
 
 MAX_BYTES = 20 << 20
+MAX_DEPTH = 64
 _SOL = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*(\n|$)",
                   re.M | re.S)
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)",
@@ -37,25 +38,41 @@ class InvalidNotebook(ValueError):
     """The submission is not a notebook the grader can read; the message says why."""
 
 
-def read_notebook(path: str | Path) -> nbformat.NotebookNode:
-    """Reads and checks a notebook file (nbformat 4), or raises :class:`InvalidNotebook`."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise InvalidNotebook(f"cannot read the file ({e.strerror})") from e
-    if size == 0:
+def _clean(obj, depth: int = 0):
+    """The parsed JSON with lone surrogates replaced, refusing nesting deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise InvalidNotebook(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, list):
+        return [_clean(x, depth + 1) for x in obj]
+    if isinstance(obj, dict):
+        return {_clean(k, depth + 1): _clean(v, depth + 1) for k, v in obj.items()}
+    return obj
+
+
+def parse_notebook(data: bytes) -> nbformat.NotebookNode:
+    """Checks and parses a notebook file's bytes (nbformat 4), or raises InvalidNotebook.
+
+    Whatever the bytes are (empty, huge, not UTF-8, not JSON, deeply nested, lone surrogate
+    escapes, cells of the wrong shape), the answer is a notebook or an InvalidNotebook whose
+    message says what is wrong.
+    """
+    if not data:
         raise InvalidNotebook("the file is empty")
-    if size > MAX_BYTES:
-        raise InvalidNotebook(f"the file is {size >> 20} MiB, more than {MAX_BYTES >> 20} MiB")
+    if len(data) > MAX_BYTES:
+        raise InvalidNotebook(f"the file is {len(data) >> 20} MiB, more than {MAX_BYTES >> 20} MiB")
     try:
-        raw = json.loads(path.read_bytes().decode("utf-8"))
+        raw = _clean(json.loads(data.decode("utf-8")))
+    except RecursionError:
+        raise InvalidNotebook(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidNotebook(f"not valid JSON ({str(e)[:80]})") from e
+        raise InvalidNotebook(f"not valid JSON ({str(e)[:80]})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise InvalidNotebook("not a Jupyter notebook (no list of cells)")
     if raw.get("nbformat") != 4:
-        raise InvalidNotebook(f"nbformat {raw.get('nbformat')!r} is not supported (expected 4)")
+        raise InvalidNotebook(f"nbformat {str(raw.get('nbformat'))[:20]} is not supported "
+                              "(expected 4)")
     for i, cell in enumerate(raw["cells"]):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise InvalidNotebook(f"cell {i} is not a valid cell")
@@ -67,6 +84,18 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
         if not isinstance(meta, dict) or not isinstance(meta.get("nbgrader", {}), dict):
             raise InvalidNotebook(f"cell {i} has invalid metadata")
     return nbformat.from_dict(raw)
+
+
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """Reads and checks a notebook file of the grader's own (see :func:`parse_notebook`)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InvalidNotebook(f"cannot read the file ({e.strerror})") from e
+    if size > MAX_BYTES:
+        raise InvalidNotebook(f"the file is {size >> 20} MiB, more than {MAX_BYTES >> 20} MiB")
+    return parse_notebook(path.read_bytes())
 
 
 def source(cell: Any) -> str:
@@ -136,10 +165,10 @@ def student_answers(sub: nbformat.NotebookNode) -> tuple[dict[str, str], list[st
     return answers, notes
 
 
-def probe_cell(assignment: str, question: str, folder: str = ".") -> nbformat.NotebookNode:
+def probe_cell(assignment: str, question: str) -> nbformat.NotebookNode:
     """The grader's cell that runs ``question`` on the student's functions (see _probe)."""
     code = ("import nnlib.grading._probe as _nnlib_grading_probe\n"
-            f"_nnlib_grading_probe.run({assignment!r}, {question!r}, globals(), {folder!r})")
+            f"_nnlib_grading_probe.run({assignment!r}, {question!r}, globals())")
     return nbformat.v4.new_code_cell(code, metadata={"nnlib_probe": question})
 
 

@@ -15,13 +15,13 @@ from types import ModuleType
 from nnlib import _checks
 from nnlib.grading.core import Question
 
-_ASSIGNMENTS = ("backprop",)
+ASSIGNMENTS = ("backprop",)
 _CHECK_MODULES = ("backprop", "optim")
 
 
 def assignment(name: str) -> ModuleType:
     """The spec module of assignment ``name`` (ValueError listing the known ones)."""
-    name = _checks.lookup("assignment", name, {a: a for a in _ASSIGNMENTS})
+    name = _checks.lookup("assignment", name, {a: a for a in ASSIGNMENTS})
     return importlib.import_module(f"nnlib.grading.specs.{name}")
 
 

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from nnlib.grading.core import Mistake, Question
+from nnlib.grading.core import BY_HAND, GRADER, Mistake, Question
 
 MIN_ACCURACY = 0.9
 KEYS = ("W1", "b1", "W2", "b2")
@@ -61,6 +61,7 @@ def _run_mlp(fns, i):
 
 MLP = Question(
     name="mlp", functions=("mlp_forward", "mlp_backward"), points=4, test_cell="test_mlp",
+    forbidden=(*BY_HAND, "nnlib.layers", "nnlib.autodiff", "nnlib.losses"),
     make_cases=_mlp_cases, run=_run_mlp, reference=_mlp_ref,
     mistakes=(
         Mistake("no_relu_derivative", "the gradient does not go through the ReLU: "
@@ -127,6 +128,7 @@ def _float32_hint(i, outputs):
 NUMERICAL_GRADIENT = Question(
     name="numerical_gradient", functions=("numerical_gradient",), points=3,
     test_cell="test_numerical_gradient", make_cases=_grad_cases, run=_run_grad,
+    forbidden=(*BY_HAND, "nnlib.gradcheck"),
     reference=_grad_ref, rtol=1e-7, atol=1e-8, hints=(_float32_hint,),
     mistakes=(
         Mistake("forward_difference", "this is a forward difference (f(x+eps) - f(x))/eps, "
@@ -180,4 +182,7 @@ def _judge_train(i, outputs):
 TRAIN = Question(
     name="train", functions=("train_mlp", "mlp_forward"), points=3, test_cell="test_train",
     make_cases=_train_cases, run=_run_train, judge=_judge_train, timeout=90.0,
+    # jax.grad is allowed: the task differentiates through the student's own backward pass
+    # (nnlib.autodiff.custom_vjp); nnlib's layers, losses and training loop are not.
+    forbidden=(*GRADER, "nnlib.layers", "nnlib.losses", "nnlib.train"),
 )

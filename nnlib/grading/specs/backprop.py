@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib.grading.core import Mistake, Question
+from nnlib.grading.core import BY_HAND, Mistake, Question
 
 ASSIGNMENT = "backprop"
 _sig = lambda z: 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, np.float64)))  # noqa: E731 (stable)
@@ -70,6 +70,7 @@ def _run_dense_backward(fns, i):
 
 DENSE_FORWARD = Question(
     name="dense_forward", functions=("dense_forward",), points=2, test_cell="test_dense_forward",
+    forbidden=(*BY_HAND, "nnlib.layers"),
     make_cases=lambda rng: _dense_cases(rng, False), run=_run_dense_forward,
     reference=_dense_fwd_ref,
     mistakes=(
@@ -82,7 +83,7 @@ DENSE_FORWARD = Question(
 
 DENSE_BACKWARD = Question(
     name="dense_backward", functions=("dense_forward", "dense_backward"), points=3,
-    test_cell="test_dense_backward",
+    test_cell="test_dense_backward", forbidden=(*BY_HAND, "nnlib.layers", "nnlib.autodiff"),
     make_cases=lambda rng: _dense_cases(rng, True), run=_run_dense_backward,
     reference=_dense_bwd_ref,
     mistakes=(
@@ -138,6 +139,7 @@ def _act_variant(ref, dz):
 
 RELU = Question(
     name="relu", functions=("relu_forward", "relu_backward"), points=2, test_cell="test_relu",
+    forbidden=(*BY_HAND, "nnlib.layers", "nnlib.autodiff"),
     make_cases=_act_cases, run=_run_act("relu"), reference=_relu_ref,
     mistakes=(
         Mistake("relu_value_not_derivative", "dz multiplies by the activation relu(z) instead "
@@ -153,6 +155,7 @@ RELU = Question(
 SIGMOID = Question(
     name="sigmoid", functions=("sigmoid_forward", "sigmoid_backward"), points=2,
     test_cell="test_sigmoid", make_cases=_act_cases, run=_run_act("sigmoid"),
+    forbidden=(*BY_HAND, "nnlib.layers", "nnlib.autodiff"),
     reference=_sigmoid_ref,
     mistakes=(
         Mistake("sigmoid_formula_on_z", "the derivative formula a(1 - a) was applied to the "
@@ -207,6 +210,7 @@ def _variant(ref, **changes):
 
 MSE = Question(
     name="mse", functions=("mse_loss", "mse_backward"), points=2, test_cell="test_mse",
+    forbidden=(*BY_HAND, "nnlib.losses", "nnlib.autodiff"),
     make_cases=lambda rng: _loss_cases(rng, False), run=_run_pair("mse_loss", "mse_backward"),
     reference=_mse_ref,
     mistakes=(
@@ -261,6 +265,7 @@ SOFTMAX_CE = Question(
     name="softmax_cross_entropy",
     functions=("softmax_cross_entropy", "softmax_cross_entropy_backward"), points=3,
     test_cell="test_softmax_cross_entropy",
+    forbidden=(*BY_HAND, "nnlib.losses", "nnlib.layers", "nnlib.autodiff"),
     make_cases=lambda rng: _loss_cases(rng, True),
     run=_run_pair("softmax_cross_entropy", "softmax_cross_entropy_backward"),
     reference=_sce_ref, rtol=1e-4, atol=1e-6, hints=(_sce_overflow_hint,),
