@@ -1,6 +1,7 @@
 """Autograder throughput: grade a demo class of N submissions and report submissions/minute.
 
     python benchmarks/bench_grading.py [--n 100] [--jobs 2] [--no-jax-cache | --both]
+    python benchmarks/bench_grading.py --single      # one submission at a time, 3 runs each
 
 The class comes from :func:`nnlib.grading.demo.make_class` (correct, partly right, broken and
 hostile submissions, including an endless loop that costs one cell timeout). When nbgrader is
@@ -72,6 +73,32 @@ def bench_nbgrader(subs: Path, solution: Path, work: Path, cell_timeout: float) 
     return secs
 
 
+def bench_single(repeats: int = 3) -> None:
+    """Seconds to grade the solution (with and without the JAX cache) and the student version."""
+    import dataclasses
+
+    from nnlib.grading import jaxcache
+
+    source = autograde.resolve_source("backprop")
+    cfg = autograde.Config(limits=sandbox.Limits(cell_timeout=60, total_timeout=300))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        entries = autograde.build_jax_cache(source, cfg)
+        print(f"JAX cache built in {time.perf_counter() - t0:.2f} s ({len(entries)} entries)")
+        cached = dataclasses.replace(cfg, cache_dir=str(jaxcache.install(
+            entries, Path(tmp) / "cache")))
+        student = source.parents[2] / "assignments" / "backprop" / "backprop.ipynb"
+        for name, path, c in (("solution, JAX cache", source, cached),
+                              ("solution, no cache", source, cfg),
+                              ("student version, JAX cache", student, cached)):
+            times = []
+            for i in range(repeats):
+                t0 = time.perf_counter()
+                autograde.grade_submission(source, path, f"s{i}", Path(tmp) / "out", cfg=c)
+                times.append(time.perf_counter() - t0)
+            print(f"{name}: " + ", ".join(f"{t:.2f}" for t in times) + " s")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100)
@@ -79,7 +106,12 @@ def main() -> None:
     p.add_argument("--cell-timeout", type=float, default=10.0)
     p.add_argument("--no-jax-cache", action="store_true", help="grade without the JAX cache")
     p.add_argument("--both", action="store_true", help="grade with and without the JAX cache")
+    p.add_argument("--single", action="store_true",
+                   help="time one submission at a time instead of a class")
     a = p.parse_args()
+    if a.single:
+        bench_single()
+        return
     modes = [True, False] if a.both else [not a.no_jax_cache]
     rows = []
     solution = autograde.resolve_source("backprop")

@@ -196,3 +196,15 @@ def test_the_sandbox_shows_nnlib_and_python_but_not_the_checkout():
     assert not covered(repo) and not covered(str(SOLUTION))
     with pytest.raises(ValueError, match="shows to every submission"):
         sandbox.check_exposure([os.path.join(os.path.dirname(nnlib.__file__), "x")])
+
+
+def test_without_bubblewrap_the_command_stops_and_says_how_to_install_it(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "a.ipynb").write_bytes(STUDENT.read_bytes())
+    out = subprocess.run([sys.executable, "-m", "nnlib.grading", "backprop", str(subs),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                         env={**ENV, "PATH": str(tmp_path)}, cwd=REPO, timeout=120)
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert "apt-get install bubblewrap" in out.stderr and "--no-sandbox" in out.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()

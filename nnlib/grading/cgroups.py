@@ -41,19 +41,17 @@ class JobCgroup:
     dirs: list[Path]
     procs_fds: list[int] = dataclasses.field(default_factory=list)
 
-    def memory_events(self) -> dict[str, int]:
-        """OOM counters (v2 ``memory.events``; v1 ``memory.failcnt`` as ``max``)."""
-        out: dict[str, int] = {}
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for reaching the memory limit."""
+        n = 0
         for d in self.dirs:
-            for name in ("memory.events", "memory.failcnt", "memory.oom_control"):
+            for name in ("memory.events", "memory.oom_control"):  # v2, v1
                 with contextlib.suppress(OSError, ValueError):
                     for line in (d / name).read_text().splitlines():
-                        parts = line.split()
-                        if len(parts) == 2:
-                            out[parts[0]] = int(parts[1])
-                        elif len(parts) == 1 and name == "memory.failcnt":
-                            out["max"] = int(parts[0])
-        return out
+                        key, _, value = line.partition(" ")
+                        if key == "oom_kill":
+                            n += int(value)
+        return n
 
     def close(self) -> None:
         """Closes the descriptors and removes the folders (after every process in them ended)."""
@@ -150,7 +148,7 @@ def _create_v2(parent: Path, name: str, memory_bytes: int, pids: int) -> JobCgro
         with contextlib.suppress(OSError):
             (d / "memory.swap.max").write_text("0")
         (d / "pids.max").write_text(str(pids))
-        job.procs_fds = [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)]
+        job.procs_fds = [os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC)]
     except OSError:
         job.close()
         return None

@@ -578,13 +578,11 @@ def run_cells(cells: Sequence[tuple[int, str]], *, sandbox: Sandbox, limits: Lim
                                     if a.dtype == np.uint8 and a.ndim == 1}
         kernel.send({"op": "exit"}, None, time.monotonic() + 1)
     except wire.ProtocolError as e:
-        where = current if current >= 0 else -1
-        report.cells.append(CellRun(where, "died", _clip(f"broke the grading protocol: {e}")))
+        report.cells.append(CellRun(current, "died", _clip(f"broke the grading protocol: {e}")))
     finally:
         kernel.close()
         if cg is not None:
-            report.out_of_memory = any(v > 0 for k, v in cg.memory_events().items()
-                                       if k in ("oom_kill", "max", "oom"))
+            report.out_of_memory = cg.oom_kills() > 0
             cg.close()
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
