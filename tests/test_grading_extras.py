@@ -208,3 +208,29 @@ def test_without_bubblewrap_the_command_stops_and_says_how_to_install_it(tmp_pat
     assert out.returncode == 3, out.stderr[-2000:]
     assert "apt-get install bubblewrap" in out.stderr and "--no-sandbox" in out.stderr
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_no_sandbox_is_refused_as_root_and_marked_in_every_row_otherwise(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from grading import harness
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    out.mkdir()
+    (subs / "solution.ipynb").write_bytes(SOLUTION.read_bytes())
+    (subs / "student.ipynb").write_bytes(STUDENT.read_bytes())
+    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs), "--out", str(out),
+           "--no-sandbox", "--cell-timeout", "30", "--timeout", "120"]
+    for mode in harness.MODES:
+        done = harness.run(cmd, mode, home=tmp_path / "home", readable=[subs],
+                           writable=[out], timeout=300)
+        if mode == "root":
+            assert done.returncode == 3 and "as root" in done.stderr
+            continue
+        assert done.returncode == 0, done.stderr[-2000:]
+        got = results.load_results(out)
+        assert got["solution"]["score"] == 24 and got["student"]["score"] == 0
+        assert all(r["extra_data"]["status"] == "ok; unsandboxed" for r in got.values())
+        assert "unsandboxed" in (out / "grades.csv").read_text()

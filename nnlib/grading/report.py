@@ -53,6 +53,7 @@ def _plots(t: dict, questions: list[str], max_total: float) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
     xs = sorted(t["totals"])
@@ -65,6 +66,8 @@ def _plots(t: dict, questions: list[str], max_total: float) -> str:
     a2.invert_yaxis()
     a2.set_xlabel("diagnosed mistakes (all kinds)")
     a2.set_title("Mistakes per question")
+    a1.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of students
+    a2.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
