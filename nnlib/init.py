@@ -43,7 +43,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 
 Initializer = Callable[..., jax.Array]
 
@@ -131,19 +131,19 @@ def normal(
     Returns:
       An array of ``shape`` and ``dtype``.
     """
-    key = _checks.require_key(key, "init.normal")
-    _checks.positive(stddev, "stddev", allow_zero=True)
+    key = validation.require_key(key, "init.normal")
+    validation.positive(stddev, "stddev", allow_zero=True)
     return stddev * jax.random.normal(key, _shape(shape), _dtype(dtype))
 
 
 def _uniform(key: Any, shape: Any, dtype: Any, variance: float, who: str) -> jax.Array:
-    key = _checks.require_key(key, who)
+    key = validation.require_key(key, who)
     limit = math.sqrt(3.0 * variance)  # Var[U(-a, a)] = a^2 / 3
     return jax.random.uniform(key, _shape(shape), _dtype(dtype), -limit, limit)
 
 
 def _normal(key: Any, shape: Any, dtype: Any, variance: float, who: str) -> jax.Array:
-    key = _checks.require_key(key, who)
+    key = validation.require_key(key, who)
     return math.sqrt(variance) * jax.random.normal(key, _shape(shape), _dtype(dtype))
 
 
@@ -245,4 +245,4 @@ def get(name: str | Initializer) -> Initializer:
     """
     if callable(name):
         return name
-    return _checks.lookup("initializer", name, _TABLE)
+    return validation.lookup("initializer", name, _TABLE)

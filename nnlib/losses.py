@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 
 # One stable implementation of both, shared with the softmax activation (re-exported here).
 from nnlib.layers.activations import log_softmax, logsumexp
@@ -68,7 +68,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- validation
 def _pair(y_pred: Any, y_true: Any, *, class_axis: bool = False) -> tuple[jax.Array, jax.Array]:
     """Checks y_pred (float) and y_true (float, int or bool, cast to y_pred's dtype): same shape."""
-    y_pred = _checks.float_array(y_pred, "y_pred")
+    y_pred = validation.float_array(y_pred, "y_pred")
     if class_axis and y_pred.ndim == 0:
         raise ValueError("y_pred must have a class axis (the last one), got shape ()")
     if getattr(y_true, "dtype", None) is None:
@@ -77,14 +77,14 @@ def _pair(y_pred: Any, y_true: Any, *, class_axis: bool = False) -> tuple[jax.Ar
     if jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.bool_):
         y_true = jnp.asarray(y_true, dtype=y_pred.dtype)
     else:
-        y_true = _checks.float_array(y_true, "y_true")
-    _checks.same_shape(y_pred, y_true, "y_pred", "y_true")
+        y_true = validation.float_array(y_true, "y_true")
+    validation.same_shape(y_pred, y_true, "y_pred", "y_true")
     return y_pred, y_true
 
 
 def _labels(logits: Any, labels: Any, who: str) -> tuple[jax.Array, jax.Array]:
     """Checks (..., C) float logits/probabilities and (...) integer labels in [0, C)."""
-    logits = _checks.float_array(logits, "y_pred")
+    logits = validation.float_array(logits, "y_pred")
     if logits.ndim == 0:
         raise ValueError("y_pred must have a class axis (the last one), got shape ()")
     labels = labels if hasattr(labels, "dtype") else np.asarray(labels)
@@ -117,9 +117,9 @@ def _labels(logits: Any, labels: Any, who: str) -> tuple[jax.Array, jax.Array]:
 
 def _check_delta(delta: Any) -> None:
     """Huber's ``delta`` must be a positive real number; a traced one (``jit``) is let through."""
-    value = _checks.scalar(delta, "delta")
+    value = validation.scalar(delta, "delta")
     if value is not None:
-        _checks.positive(value, "delta")
+        validation.positive(value, "delta")
 
 
 def _n_examples(y_pred: jax.Array) -> int:
@@ -478,7 +478,7 @@ def get(name: str | Loss | Callable, *, from_logits: bool | None = None) -> Loss
     elif callable(name):
         loss = Loss(getattr(name, "__name__", "custom_loss"), name, None, bool(from_logits))
     else:
-        loss = _checks.lookup("loss", name, _TABLE)
+        loss = validation.lookup("loss", name, _TABLE)
     if from_logits is None or loss.from_logits == bool(from_logits):
         return loss
     if loss not in _TWIN:

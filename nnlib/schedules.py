@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 
 Schedule = Callable[[Any], jax.Array]
 
@@ -59,7 +59,7 @@ def constant(value: float) -> Schedule:
     Returns:
       A function ``step -> value`` returning a scalar array.
     """
-    _checks.scalar(value, "value")
+    validation.scalar(value, "value")
     return lambda step: jnp.asarray(value, dtype=float)
 
 
@@ -96,12 +96,12 @@ def exponential_decay(
     Raises:
       ValueError: if ``transition_steps <= 0``, ``decay_rate <= 0`` or ``transition_begin < 0``.
     """
-    _checks.scalar(init_value, "init_value")
-    _checks.positive_int(transition_steps, "transition_steps")
-    _checks.positive_int(transition_begin, "transition_begin", allow_zero=True)
-    _checks.positive(_checks.scalar(decay_rate, "decay_rate"), "decay_rate")
+    validation.scalar(init_value, "init_value")
+    validation.positive_int(transition_steps, "transition_steps")
+    validation.positive_int(transition_begin, "transition_begin", allow_zero=True)
+    validation.positive(validation.scalar(decay_rate, "decay_rate"), "decay_rate")
     if end_value is not None:
-        _checks.scalar(end_value, "end_value")
+        validation.scalar(end_value, "end_value")
     clip = jnp.maximum if decay_rate < 1.0 else jnp.minimum
 
     def schedule(step):
@@ -136,7 +136,7 @@ def piecewise_constant(init_value: float, boundaries_and_scales: Mapping[int, fl
       TypeError: if ``boundaries_and_scales`` is not a dict.
       ValueError: on a negative boundary or scale.
     """
-    _checks.scalar(init_value, "init_value")
+    validation.scalar(init_value, "init_value")
     if not isinstance(boundaries_and_scales, Mapping):
         raise TypeError(
             "boundaries_and_scales must be a dict {step: scale}, got "
@@ -145,9 +145,9 @@ def piecewise_constant(init_value: float, boundaries_and_scales: Mapping[int, fl
     pairs = []
     for boundary, factor in sorted(boundaries_and_scales.items()):
         name = f"boundary {boundary!r} in boundaries_and_scales"
-        _checks.positive_int(boundary, name, allow_zero=True)
-        s = _checks.scalar(factor, f"scale at step {boundary}")
-        _checks.positive(s, f"scale at step {boundary}", allow_zero=True)
+        validation.positive_int(boundary, name, allow_zero=True)
+        s = validation.scalar(factor, f"scale at step {boundary}")
+        validation.positive(s, f"scale at step {boundary}", allow_zero=True)
         pairs.append((boundary, s))
 
     def schedule(step):
@@ -200,9 +200,9 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0) -> Sch
     References:
       Loshchilov & Hutter, "SGDR: Stochastic gradient descent with warm restarts", ICLR 2017.
     """
-    _checks.scalar(init_value, "init_value")
-    _checks.positive_int(decay_steps, "decay_steps")
-    _checks.in_range(_checks.scalar(alpha, "alpha"), "alpha", 0.0, 1.0, high_inclusive=True)
+    validation.scalar(init_value, "init_value")
+    validation.positive_int(decay_steps, "decay_steps")
+    validation.in_range(validation.scalar(alpha, "alpha"), "alpha", 0.0, 1.0, high_inclusive=True)
 
     def schedule(step):
         t = jnp.minimum(_float_step(step), decay_steps)
@@ -254,9 +254,9 @@ def warmup_cosine_decay(
         (peak_value, "peak_value"),
         (end_value, "end_value"),
     ):
-        _checks.scalar(value, name)
-    _checks.positive_int(warmup_steps, "warmup_steps", allow_zero=True)
-    _checks.positive_int(decay_steps, "decay_steps")
+        validation.scalar(value, name)
+    validation.positive_int(warmup_steps, "warmup_steps", allow_zero=True)
+    validation.positive_int(decay_steps, "decay_steps")
     if decay_steps <= warmup_steps:
         raise ValueError(
             f"decay_steps is the total length including warm-up, so it must be greater than "

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 
 
 def count(value: Any, name: str, *, minimum: int = 1) -> int:
@@ -17,7 +17,7 @@ def count(value: Any, name: str, *, minimum: int = 1) -> int:
       TypeError: if ``value`` is not an integer (``True``/``False`` and floats are refused).
       ValueError: if ``value < minimum``.
     """
-    value = _checks.integer(value, name)
+    value = validation.integer(value, name)
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return value

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from nnlib._checks import require_key
+from nnlib.validation import require_key
 from nnlib.data._common import count
 
 __all__ = ["Stats", "batches", "num_batches", "one_hot", "standardize", "train_val_test_split"]

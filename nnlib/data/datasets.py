@@ -14,7 +14,7 @@ import random
 
 import numpy as np
 
-from nnlib._checks import lookup
+from nnlib.validation import lookup
 from nnlib.data._common import count
 
 __all__ = ["SAMPLE_IMAGES", "load_digits", "load_mnist1d", "sample_image"]

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib._checks import require_key
+from nnlib.validation import require_key
 from nnlib.data._common import count, host, non_negative
 
 __all__ = ["make_circles", "make_moons", "make_regression", "make_spirals", "make_xor"]

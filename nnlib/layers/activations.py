@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.layers.base import Layer, check_input
 
 __all__ = [
@@ -127,7 +127,7 @@ def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array
     Raises:
       TypeError: for an integer or boolean ``x``.
     """
-    x = _checks.float_array(x, "x")
+    x = validation.float_array(x, "x")
     m = jnp.max(x, axis=axis, keepdims=True)
     m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
     out = m + jnp.log(jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True))
@@ -140,7 +140,7 @@ def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
     Shape: same as ``x``; the classes lie along ``axis``. A ``-inf`` entry gives ``-inf``
     (probability 0) and leaves the other entries finite. See :func:`logsumexp`.
     """
-    x = _checks.float_array(x, "x")
+    x = validation.float_array(x, "x")
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
@@ -226,7 +226,7 @@ class LeakyReLU(_Elementwise):
     """
 
     def __init__(self, negative_slope: float = 0.01):
-        _checks.positive(negative_slope, "negative_slope", allow_zero=True)
+        validation.positive(negative_slope, "negative_slope", allow_zero=True)
         self.negative_slope = float(negative_slope)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
@@ -285,4 +285,4 @@ def get_activation(name: str | Layer | None) -> Layer:
         return Identity()
     if isinstance(name, Layer):
         return name
-    return _checks.lookup("activation", name, _ACTIVATIONS)()
+    return validation.lookup("activation", name, _ACTIVATIONS)()

@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 
 Params = dict
 Cache = dict
@@ -157,7 +157,7 @@ def updated_state(cache: dict) -> Any:
 def check_input(x: Any, who: str, ndim: int | None = None, hint: str = "") -> jax.Array:
     """Validates a layer input: a floating dtype and ``ndim`` dimensions (any if None).
 
-    The dtype check is :func:`nnlib._checks.float_array`'s, with the layer's name ``who``
+    The dtype check is :func:`nnlib.validation.float_array`'s, with the layer's name ``who``
     in front of its message.
 
     Raises:
@@ -165,7 +165,7 @@ def check_input(x: Any, who: str, ndim: int | None = None, hint: str = "") -> ja
       ValueError: for the wrong number of dimensions (with ``hint`` appended).
     """
     try:
-        x = _checks.float_array(x, "x")
+        x = validation.float_array(x, "x")
     except TypeError as e:
         raise TypeError(f"{who}: {e}") from None
     if ndim is not None and x.ndim != ndim:
@@ -185,7 +185,7 @@ def int_pair(value: Any, name: str) -> tuple[int, int]:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
     if len(pair) != 2:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return tuple(_checks.positive_int(v, name) for v in pair)
+    return tuple(validation.positive_int(v, name) for v in pair)
 
 
 def shape_tuple(in_shape: Any, who: str, ndim: int, hint: str = "") -> tuple[int, ...]:

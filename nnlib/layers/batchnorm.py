@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.layers.base import Layer, check_input
 
 
@@ -54,8 +54,8 @@ class BatchNorm(Layer):
     """
 
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5):
-        _checks.in_range(momentum, "momentum", 0.0, 1.0)
-        _checks.positive(eps, "eps")
+        validation.in_range(momentum, "momentum", 0.0, 1.0)
+        validation.positive(eps, "eps")
         self.momentum = float(momentum)
         self.eps = float(eps)
 

@@ -14,7 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.layers.base import Layer, check_input, int_pair, shape_tuple
 from nnlib.layers.dense import (
     _init_fn,
@@ -82,12 +82,12 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_init="glorot_uniform", bias_init="zeros"):
-        self.filters = _checks.positive_int(filters, "Conv2D: filters")
+        self.filters = validation.positive_int(filters, "Conv2D: filters")
         self.kernel_size = kernel_size
         self.strides = strides
         int_pair(kernel_size, "kernel_size")  # validate now; _k and _s re-derive them
         int_pair(strides, "strides")
-        self.padding = _checks.lookup("padding", padding, {"valid": "valid", "same": "same"})
+        self.padding = validation.lookup("padding", padding, {"valid": "valid", "same": "same"})
         self.activation = activation
         activation_layer(activation)
         self.use_bias = bool(use_bias)

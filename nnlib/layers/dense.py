@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.layers.activations import Identity, get_activation
 from nnlib.layers.base import Layer, check_input, shape_tuple
 
@@ -68,7 +68,7 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_init: Any = "glorot_uniform", bias_init: Any = "zeros"):
-        self.units = _checks.positive_int(units, "Dense: units")
+        self.units = validation.positive_int(units, "Dense: units")
         self.activation = activation
         activation_layer(activation)  # validates the name now
         self.use_bias = bool(use_bias)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.layers.base import Layer, check_input
 
 
@@ -42,7 +42,7 @@ class Dropout(Layer):
     def __init__(self, rate: float):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)):
             raise TypeError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
-        _checks.in_range(rate, "Dropout rate", 0.0, 1.0)
+        validation.in_range(rate, "Dropout rate", 0.0, 1.0)
         self.rate = float(rate)
 
     @property
@@ -58,7 +58,7 @@ class Dropout(Layer):
         x = check_input(x, "Dropout")
         if not train or self.rate == 0:
             return x, {}
-        key = _checks.require_key(key, "Dropout(train=True)")
+        key = validation.require_key(key, "Dropout(train=True)")
         keep = jax.random.bernoulli(key, 1.0 - self.rate, x.shape)
         mask = keep.astype(x.dtype) / (1.0 - self.rate)
         return x * mask, {"mask": mask}

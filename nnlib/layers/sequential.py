@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.layers.base import Layer, updated_state
 
 
@@ -69,7 +69,7 @@ class Sequential(Layer):
 
         ``in_shape`` is one example's shape (no batch axis); ``out_shape`` the last layer's.
         """
-        keys = jax.random.split(_checks.require_key(key, "Sequential.init"), max(len(self.layers), 1))
+        keys = jax.random.split(validation.require_key(key, "Sequential.init"), max(len(self.layers), 1))
         params, shape = [], tuple(in_shape)
         for layer, k in zip(self.layers, keys):
             p, shape = layer.init(k, shape, dtype=dtype)
@@ -99,7 +99,7 @@ class Sequential(Layer):
     def _layer_keys(self, train, key):
         if not train or not self.needs_key:
             return [None] * len(self.layers)
-        key = _checks.require_key(key, "Sequential(train=True) with a Dropout layer")
+        key = validation.require_key(key, "Sequential(train=True) with a Dropout layer")
         users = [i for i, layer in enumerate(self.layers) if layer.needs_key]
         subkeys = jax.random.split(key, len(users))
         keys = [None] * len(self.layers)

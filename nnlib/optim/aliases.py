@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.optim.base import (
     GradientTransformation,
     ScalarOrSchedule,
@@ -128,5 +128,5 @@ def get(
                 "learning_rate cannot be given with an optimizer object; build it with the rate"
             )
         return name
-    factory, default_lr = _checks.lookup("optimizer", name, _DEFAULTS)
+    factory, default_lr = validation.lookup("optimizer", name, _DEFAULTS)
     return factory(default_lr if learning_rate is None else learning_rate)

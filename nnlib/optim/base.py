@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.schedules import Schedule
 
 ScalarOrSchedule = float | Schedule
@@ -54,13 +54,13 @@ def _check(value: Any, name: str, *, high: float | None = None, strict: bool = F
 
     Traced values (inside ``jit``/``vmap``) cannot be checked and are let through.
     """
-    v = _checks.scalar(value, name)
+    v = validation.scalar(value, name)
     if v is None:
         return
     if high is not None:
-        _checks.in_range(v, name, 0.0, high)
+        validation.in_range(v, name, 0.0, high)
     else:
-        _checks.positive(v, name, allow_zero=not strict)
+        validation.positive(v, name, allow_zero=not strict)
 
 
 def _check_learning_rate(learning_rate: Any) -> None:
@@ -155,7 +155,7 @@ def scale(step_size: float) -> GradientTransformation:
       A stateless :class:`GradientTransformation`; its ``update`` maps ``grads`` (a pytree of
       arrays of any shapes, matching ``params``) to updates of the same structure and shapes.
     """
-    _checks.scalar(step_size, "step_size")
+    validation.scalar(step_size, "step_size")
     return _stateless(lambda grads, params: jax.tree.map(lambda g: step_size * g, grads))
 
 

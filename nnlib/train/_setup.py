@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnlib import _checks
+from nnlib import validation
 
 # Canonical nnlib.losses names of the probability losses that can be fused with the output.
 _FUSABLE = {"categorical_cross_entropy": "softmax", "sparse_categorical_cross_entropy": "softmax",
@@ -138,7 +138,7 @@ def resolve_metrics(metrics: Any) -> tuple[str, ...]:
         metrics = (metrics,)
     out = []
     for m in metrics:
-        _checks.lookup("metric", m, METRICS)
+        validation.lookup("metric", m, METRICS)
         out.append(m)
     if len(set(out)) != len(out):
         raise ValueError(f"metrics must not repeat a name, got {list(out)}")

@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.train import _setup
 from nnlib.train import loop as _loop
 from nnlib.train import step as _step
@@ -81,7 +81,7 @@ def compile_model(model: Any, optimizer: Any = "rmsprop", loss: Any = None,
     Raises:
       ValueError: unknown optimizer, loss or metric names (listing the valid ones).
     """
-    seed = _checks.integer(seed, "seed")
+    seed = validation.integer(seed, "seed")
     _setup.resolve_optimizer(optimizer)  # check the names now, as Keras does
     if loss is not None:
         _setup.resolve_loss(loss)

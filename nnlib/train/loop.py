@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.train import _setup
 from nnlib.train import step as _step
 
@@ -87,7 +87,7 @@ def _targets(y: Any, name: str, n: int, x_name: str) -> jax.Array:
 
 def _inputs(x: Any, name: str) -> jax.Array:
     try:
-        x = _checks.float_array(x, name)
+        x = validation.float_array(x, name)
     except TypeError as e:  # the usual case: uint8 images
         raise TypeError(f"{e} (and scale it, e.g. / 255)") from None
     if x.ndim < 2:
@@ -115,7 +115,7 @@ def prepare_data(x, y, validation_split, validation_data, dtype):
         y = y.astype(dtype)
     if not isinstance(validation_split, (int, float)) or isinstance(validation_split, bool):
         raise TypeError(f"validation_split must be a float, got {validation_split!r}")
-    _checks.in_range(validation_split, "validation_split", 0.0, 1.0)
+    validation.in_range(validation_split, "validation_split", 0.0, 1.0)
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (x_val, y_val), got "
@@ -256,12 +256,12 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
       >>> result.history["loss"][-1] < result.history["loss"][0]
       True
     """
-    key = _checks.require_key(key, "fit")
-    epochs = _checks.positive_int(epochs, "epochs")
-    batch_size = _checks.positive_int(batch_size, "batch_size")
+    key = validation.require_key(key, "fit")
+    epochs = validation.positive_int(epochs, "epochs")
+    batch_size = validation.positive_int(batch_size, "batch_size")
     if patience is not None:
-        patience = _checks.positive_int(patience, "patience")
-    _checks.positive(min_delta, "min_delta", allow_zero=True)
+        patience = validation.positive_int(patience, "patience")
+    validation.positive(min_delta, "min_delta", allow_zero=True)
     names = _setup.resolve_metrics(metrics)
     callbacks = tuple(callbacks)
     for cb in callbacks:

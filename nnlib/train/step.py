@@ -267,9 +267,9 @@ def predict(model: Any, params: Any, x: Any, *, state: Any = None,
     Returns:
       ``(N, *out_shape)`` predictions (probabilities for a softmax/sigmoid model).
     """
-    from nnlib import _checks
+    from nnlib import validation
 
-    x = _checks.float_array(x, "x")
+    x = validation.float_array(x, "x")
     apply = cached("predict", model, None, None, (), lambda: jax.jit(
         lambda p, s, xb: model.apply(p, xb, train=False, state=s)))
     parts = [apply(params, state, x[lo:hi]) for lo, hi in _chunks(x.shape[0], batch_size)]

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.viz._widget import OKABE_ITO, figure_png, label, new_figure
 from nnlib.viz.plots import decision_grid, plot_decision_boundary
 
@@ -114,7 +114,7 @@ def _class1(scores: Any, n: int) -> jax.Array:
 
 
 def _check_data(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(_checks.float_array(x, "x", ndim=2))
+    x = np.asarray(validation.float_array(x, "x", ndim=2))
     if x.shape[1] != 2 or x.shape[0] < 1:
         raise ValueError(f"x must have shape (n, 2) with n >= 1 (2-D points), got {x.shape}")
     y = np.asarray(y)
@@ -184,8 +184,8 @@ class BoundaryMonitor(widgets.VBox):
             raise ValueError(f"resolution must be an int in [10, 400], got {resolution!r}")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
-        _checks.in_range(threshold, "threshold", 0.0, 1.0)
-        _checks.positive(margin, "margin", allow_zero=True)
+        validation.in_range(threshold, "threshold", 0.0, 1.0)
+        validation.positive(margin, "margin", allow_zero=True)
         self.resolution, self.margin, self.every = resolution, float(margin), every
         self.threshold, self.step_label, self.log_loss = float(threshold), step_label, log_loss
 

@@ -25,7 +25,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.viz._widget import GREY, OKABE_ITO, Explorer
 
 __all__ = ["Node", "GRAPHS", "forward_values", "local_grads", "graph_events", "graph_state",
@@ -93,7 +93,7 @@ def local_grads(node: Node, values: Mapping[str, float]) -> tuple[float, ...]:
 
 def _unknown_op(node: Node) -> ValueError:
     return ValueError(f"node {node.name!r}: unknown op {node.op!r}; valid ops are: "
-                      f"input, {_checks.names(_FORWARD)}")
+                      f"input, {validation.names(_FORWARD)}")
 
 
 def forward_values(graph: Sequence[Node], inputs: Mapping[str, float]) -> dict[str, float]:
@@ -266,7 +266,7 @@ def graph_stepper(graph: str | Sequence[Node] = "expression",
       ``state`` from :func:`graph_state`.
     """
     if isinstance(graph, str):
-        nodes, default = _checks.lookup("graph", graph, GRAPHS)
+        nodes, default = validation.lookup("graph", graph, GRAPHS)
     else:
         nodes, default = list(graph), {}
     values = dict(default if inputs is None else inputs)

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib import _checks
+from nnlib import validation
 
 __all__ = ["Surface", "SURFACES", "get_surface", "gd_trajectory", "lr_sweep",
            "optimizer_trajectory", "race", "surface_grid", "quadratic_regime"]
@@ -114,7 +114,7 @@ def get_surface(surface: str | Surface) -> Surface:
     """Returns ``surface`` itself, or the named surface from :data:`SURFACES`."""
     if isinstance(surface, Surface):
         return surface
-    return _checks.lookup("surface", surface, SURFACES)
+    return validation.lookup("surface", surface, SURFACES)
 
 
 def _start(surface: Surface, x0: Any) -> jax.Array:
@@ -155,7 +155,7 @@ def gd_trajectory(surface: str | Surface, lr: float, steps: int, x0: Any = None)
       array([2., 1.])
     """
     s = get_surface(surface)
-    _checks.positive(lr, "lr")
+    validation.positive(lr, "lr")
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     return np.asarray(_gd(s.fn, lr, _start(s, x0), int(steps)))

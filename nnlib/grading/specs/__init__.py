@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from nnlib import _checks
+from nnlib import validation
 from nnlib.grading.core import Question
 
 ASSIGNMENTS = ("backprop",)
@@ -21,7 +21,7 @@ _CHECK_MODULES = ("backprop", "optim")
 
 def assignment(name: str) -> ModuleType:
     """The spec module of assignment ``name`` (ValueError listing the known ones)."""
-    name = _checks.lookup("assignment", name, {a: a for a in ASSIGNMENTS})
+    name = validation.lookup("assignment", name, {a: a for a in ASSIGNMENTS})
     return importlib.import_module(f"nnlib.grading.specs.{name}")
 
 
@@ -36,4 +36,4 @@ def all_questions() -> dict[str, Question]:
 
 def question(name: str) -> Question:
     """The question called ``name`` (ValueError listing the valid names)."""
-    return _checks.lookup("question", name, all_questions())
+    return validation.lookup("question", name, all_questions())

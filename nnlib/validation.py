@@ -1,4 +1,4 @@
-"""Input validation shared by every nnlib module.
+"""Input validation shared by every nnlib module (``nnlib.validation``).
 
 Each helper raises a ``TypeError`` (wrong kind of object or dtype) or a ``ValueError``
 (wrong shape, value or name) whose message names the argument and what was expected, so
