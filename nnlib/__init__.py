@@ -22,6 +22,7 @@ _SUBMODULES = (
     "init",
     "layers",
     "losses",
+    "models",
     "optim",
     "schedules",
     "train",

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nnlib import data, losses, optim, train
-from nnlib.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, ReLU, Sequential, Softmax
+from nnlib.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, ReLU, Softmax
+from nnlib.models import Sequential  # the layer container, plus Keras's compile/fit
 
 F64 = jnp.float64
 
@@ -321,8 +322,8 @@ def test_metrics_functions():
     single = jnp.array([[0.9], [0.2], [0.6], [0.4]])
     assert float(train.accuracy(single, jnp.array([[1.0], [0.0], [0.0], [0.0]]))) == 0.75
     assert float(train.accuracy(single - 0.5, jnp.array([1, 0, 0, 0]), threshold=0.0)) == 0.75
-    assert float(train.mae(single, jnp.zeros((4, 1)))) == pytest.approx(0.525)
-    assert float(train.mse(probs, labels)) == pytest.approx(
+    assert float(train.mean_absolute_error(single, jnp.zeros((4, 1)))) == pytest.approx(0.525)
+    assert float(train.mean_squared_error(probs, labels)) == pytest.approx(
         float(jnp.mean((probs - jax.nn.one_hot(labels, 3)) ** 2)))
 
 

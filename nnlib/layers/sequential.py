@@ -1,9 +1,9 @@
-"""Sequential: a stack of layers that is itself a layer, plus a Keras-like surface."""
+"""Sequential: a stack of layers that is itself a layer (Keras's training methods are in
+:mod:`nnlib.models`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -24,9 +24,9 @@ class Sequential(Layer):
     among the layers whose ``needs_key`` is true (Dropout), and raises a clear ``ValueError``
     if one is needed but missing.
 
-    Keras-like surface (stores pytrees on the object on purpose): :meth:`build`,
-    :meth:`summary`, and :meth:`compile`, :meth:`fit`, :meth:`evaluate`, :meth:`predict`,
-    which delegate to ``nnlib.train``.
+    :meth:`build` stores ``params``, ``state`` and ``in_shape`` on the object (as Keras does)
+    and :meth:`summary` prints the layers' output shapes and parameter counts; training is
+    :func:`nnlib.train.fit`, or Keras's ``compile``/``fit`` on :class:`nnlib.models.Sequential`.
 
     Args:
       layers: a list of layers (``Sequential([Dense(32, "relu"), Dense(10)])``).
@@ -141,7 +141,7 @@ class Sequential(Layer):
             grads[i], dy = self.layers[i].backward(params[i], cache["caches"][i], dy)
         return grads, dy
 
-    # ------------------------------------------------------------- Keras-like surface
+    # ------------------------------------------------------------- built state and summary
     def build(self, key, in_shape, *, dtype=jnp.float32) -> Sequential:
         """Initializes and stores ``self.params``, ``self.state`` and ``self.in_shape``."""
         self.params, _ = self.init(key, in_shape, dtype=dtype)
@@ -176,93 +176,6 @@ class Sequential(Layer):
         lines = [fmt(head), rule, *map(fmt, rows), rule,
                  f"Total params: {sum(counts):,}  (input shape {(None, *in_shape)})"]
         return "\n".join(lines)
-
-    # Delegation to nnlib.train (written there; imported on first use). The arguments are
-    # passed on unchanged, so their defaults live in one place: nnlib.train.keras.
-    def compile(self, *args: Any, **kwargs: Any) -> None:
-        """``compile(optimizer="rmsprop", loss=None, metrics=(), *, seed=0)``: Keras's ``compile``.
-
-        Configures the model for training; the names are checked now.
-
-        Args:
-          optimizer: a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, ... with Keras's default
-            learning rates) or a ``nnlib.optim.GradientTransformation``.
-          loss: a loss name (``"categorical_crossentropy"`` for one-hot targets ``(N, K)``,
-            ``"sparse_categorical_crossentropy"`` for integer labels ``(N,)``, ``"mse"``, ...),
-            a ``nnlib.losses.Loss`` or a function ``fn(y_pred, y_true) -> scalar``.
-          metrics: names among ``"accuracy"``, ``"mae"``, ``"mse"``.
-          seed: fixes initialization, shuffling and dropout.
-
-        Raises:
-          ValueError: unknown optimizer, loss or metric names (listing the valid ones).
-
-        See ``nnlib.train.compile_model``.
-        """
-        from nnlib import train
-        return train.compile_model(self, *args, **kwargs)
-
-    def fit(self, *args: Any, **kwargs: Any):
-        """``fit(x, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None,
-        verbose=1, callbacks=(), patience=None, key=None)``: Keras's ``fit``.
-
-        Trains ``self.params`` in place (building the model on first use).
-
-        Args:
-          x: inputs ``(N, *in_shape)``, floating point, e.g. ``(N, 784)`` or NHWC images
-            ``(N, H, W, C)``.
-          y: targets ``(N, ...)``: one-hot ``(N, K)``, integer labels ``(N,)`` or regression
-            targets ``(N, out)``, as the compiled loss expects.
-          epochs: passes over the data (>= 1).
-          batch_size: examples per step (None means 32).
-          validation_split: the **last** fraction of ``x``/``y`` held out for validation.
-          validation_data: ``(x_val (M, *in_shape), y_val (M, ...))``; overrides the split.
-          verbose: 0 silent, 1 a progress bar, 2 one printed line per epoch.
-          callbacks: ``cb(epoch, logs)`` or ``cb(epoch, logs, params=params)`` after each epoch.
-          patience: early stopping after this many epochs without improvement (None: never).
-          key: PRNG key for shuffling and dropout (default: from the compile seed).
-
-        Returns:
-          a ``History`` whose ``.history`` maps ``"loss"``, metrics and ``"val_*"`` to
-          per-epoch lists of floats.
-
-        See ``nnlib.train.fit_model``.
-        """
-        from nnlib import train
-        return train.fit_model(self, *args, **kwargs)
-
-    def evaluate(self, *args: Any, **kwargs: Any):
-        """``evaluate(x, y, batch_size=None, verbose=0)``: Keras's ``evaluate``.
-
-        The loss and metrics on ``(x, y)`` in inference mode.
-
-        Args:
-          x: inputs ``(N, *in_shape)``, floating point.
-          y: targets ``(N, ...)``, as for :meth:`fit`.
-          batch_size: chunk size (memory only; default 1024).
-          verbose: accepted for Keras compatibility; nothing is printed.
-
-        Returns:
-          ``[loss, *metrics]`` as floats, or the loss alone when compiled without metrics.
-
-        See ``nnlib.train.evaluate_model``.
-        """
-        from nnlib import train
-        return train.evaluate_model(self, *args, **kwargs)
-
-    def predict(self, *args: Any, **kwargs: Any):
-        """``predict(x, batch_size=None)``: Keras's ``predict``, the outputs in inference mode.
-
-        Args:
-          x: inputs ``(N, *in_shape)``, floating point.
-          batch_size: chunk size (memory only; default 1024).
-
-        Returns:
-          a NumPy array ``(N, *out_shape)`` (probabilities for a softmax/sigmoid output).
-
-        See ``nnlib.train.predict_model``.
-        """
-        from nnlib import train
-        return train.predict_model(self, *args, **kwargs)
 
     def __repr__(self) -> str:
         inner = ",\n".join(f"    {layer!r}" for layer in self.layers)

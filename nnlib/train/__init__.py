@@ -1,4 +1,4 @@
-"""Training: jitted steps, ``fit`` with one ``lax.scan`` per epoch, and a Keras-like surface.
+"""Training: jitted steps and ``fit`` with one ``lax.scan`` per epoch.
 
 Pure functions (pytrees in, pytrees out)::
 
@@ -8,8 +8,7 @@ Pure functions (pytrees in, pytrees out)::
                  epochs=10, batch_size=32, key=jax.random.key(0), metrics=["accuracy"])
     result.params, result.history["loss"]
 
-and the Keras-like surface that ``Sequential.compile/fit/evaluate/predict`` delegate to
-(:func:`compile_model`, :func:`fit_model`, :func:`evaluate_model`, :func:`predict_model`).
+Keras's ``model.compile / fit / evaluate / predict`` are in :mod:`nnlib.models`, built on these.
 
 Fused softmax: a model ending in a softmax (``Softmax`` layer or ``Dense(...,
 activation="softmax")``) trained with categorical / sparse categorical cross-entropy on
@@ -18,39 +17,26 @@ which is numerically stable (no ``log(0)``) and has the gradient ``softmax(z) - 
 sigmoid with ``binary_crossentropy`` likewise uses ``sigmoid_binary_cross_entropy``. Keras
 does the same. The model's outputs (``predict``) stay probabilities.
 
-Modules: :mod:`~nnlib.train.step` (train/eval steps), :mod:`~nnlib.train.loop` (``fit``),
-:mod:`~nnlib.train.keras` (the Keras-like surface), :mod:`~nnlib.train._setup` (name lookups,
-metrics, the fused head).
+Modules, from the bottom up: :mod:`~nnlib.train.metrics` (what ``fit`` reports),
+:mod:`~nnlib.train.resolve` (names to losses, optimizers, metrics), :mod:`~nnlib.train.head`
+(the fused head), :mod:`~nnlib.train.prepare` (checking and placing the data),
+:mod:`~nnlib.train.step` (train/eval steps), :mod:`~nnlib.train.loop` (``fit``).
 """
 
-from nnlib.train._setup import METRICS, accuracy, mae, mse
-from nnlib.train.keras import (
-    CompileConfig,
-    History,
-    compile_model,
-    evaluate_model,
-    fit_model,
-    predict_model,
-)
 from nnlib.train.loop import FitResult, NonFiniteLossError, fit
+from nnlib.train.metrics import METRICS, accuracy, mean_absolute_error, mean_squared_error
 from nnlib.train.step import evaluate, make_eval_step, make_train_step, predict
 
 __all__ = [
     "METRICS",
-    "CompileConfig",
     "FitResult",
-    "History",
     "NonFiniteLossError",
     "accuracy",
-    "compile_model",
     "evaluate",
-    "evaluate_model",
     "fit",
-    "fit_model",
-    "mae",
     "make_eval_step",
     "make_train_step",
-    "mse",
+    "mean_absolute_error",
+    "mean_squared_error",
     "predict",
-    "predict_model",
 ]

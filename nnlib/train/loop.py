@@ -41,8 +41,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib import validation
-from nnlib.train import _setup
 from nnlib.train import step as _step
+from nnlib.train.prepare import init_state, param_dtype, prepare_data
+from nnlib.train.resolve import resolve_metrics, resolve_optimizer
 
 
 class FitResult(NamedTuple):
@@ -71,69 +72,6 @@ class NonFiniteLossError(ValueError):
     def __init__(self, message: str, *, epoch: int, step: int, value: float):
         super().__init__(message)
         self.epoch, self.step, self.value = epoch, step, value
-
-
-def _targets(y: Any, name: str, n: int, x_name: str) -> jax.Array:
-    arr = y if isinstance(y, jax.Array) else np.asarray(y)
-    if arr.dtype == object or not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim == 0 or arr.shape[0] != n:
-        raise ValueError(f"{x_name} and {name} must have the same number of examples, got "
-                         f"{x_name} with {n} and {name} with shape {tuple(arr.shape)}")
-    if arr.dtype == bool:
-        arr = arr.astype(np.float32)
-    return jnp.asarray(arr)
-
-
-def _inputs(x: Any, name: str) -> jax.Array:
-    try:
-        x = validation.float_array(x, name)
-    except TypeError as e:  # the usual case: uint8 images
-        raise TypeError(f"{e} (and scale it, e.g. / 255)") from None
-    if x.ndim < 2:
-        raise ValueError(f"{name} must have shape (N, *in_shape) with a batch axis first, "
-                         f"got shape {tuple(x.shape)}")
-    return x
-
-
-def _param_dtype(params: Any) -> Any:
-    for leaf in jax.tree_util.tree_leaves(params):
-        if jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
-            return jnp.result_type(leaf)
-    return jnp.float32
-
-
-def prepare_data(x, y, validation_split, validation_data, dtype):
-    """Validates and moves ``(x, y)`` (and validation data) to the device, splitting off the
-    **last** ``validation_split`` fraction as Keras does (before any shuffling)."""
-    x = _inputs(x, "x")
-    y = _targets(y, "y", x.shape[0], "x")
-    if x.shape[0] == 0:
-        raise ValueError("x must hold at least one example, got shape (0, ...)")
-    x = x.astype(dtype)
-    if jnp.issubdtype(y.dtype, jnp.floating):
-        y = y.astype(dtype)
-    if not isinstance(validation_split, (int, float)) or isinstance(validation_split, bool):
-        raise TypeError(f"validation_split must be a float, got {validation_split!r}")
-    validation.in_range(validation_split, "validation_split", 0.0, 1.0)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a pair (x_val, y_val), got "
-                             f"{type(validation_data).__name__} of length "
-                             f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}")
-        xv = _inputs(validation_data[0], "x_val").astype(dtype)
-        yv = _targets(validation_data[1], "y_val", xv.shape[0], "x_val")
-        if tuple(xv.shape[1:]) != tuple(x.shape[1:]):
-            raise ValueError(f"x_val examples must have the shape of x's, got {tuple(xv.shape[1:])}"
-                             f" and {tuple(x.shape[1:])}")
-        return x, y, (xv, yv.astype(dtype) if jnp.issubdtype(yv.dtype, jnp.floating) else yv)
-    if validation_split > 0:
-        split_at = math.floor(x.shape[0] * (1.0 - validation_split))
-        if split_at == 0 or split_at == x.shape[0]:
-            raise ValueError(f"validation_split={validation_split} leaves an empty training or "
-                             f"validation set for {x.shape[0]} examples")
-        return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
-    return x, y, None
 
 
 def make_epoch(train_step: Callable, n: int, batch_size: int, *, shuffle: bool = True) -> Callable:
@@ -189,14 +127,6 @@ def _takes_params(cb: Callable) -> bool:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return any(p.kind == inspect.Parameter.VAR_KEYWORD or (p.name == "params" and p.kind in kinds)
                for p in sig.parameters.values())
-
-
-def init_state(model: Any, in_shape: tuple[int, ...], dtype: Any) -> Any:
-    """``model.init_state(in_shape, dtype=dtype)`` (or without ``dtype`` for a custom layer)."""
-    try:
-        return model.init_state(tuple(in_shape), dtype=dtype)
-    except TypeError:
-        return model.init_state(tuple(in_shape))
 
 
 def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, epochs: int,
@@ -262,7 +192,7 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
     if patience is not None:
         patience = validation.positive_int(patience, "patience")
     validation.positive(min_delta, "min_delta", allow_zero=True)
-    names = _setup.resolve_metrics(metrics)
+    names = resolve_metrics(metrics)
     callbacks = tuple(callbacks)
     for cb in callbacks:
         if not callable(cb):
@@ -270,9 +200,9 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
     with_params = tuple(_takes_params(cb) for cb in callbacks)
     on_end = tuple(f for f in (getattr(cb, "on_train_end", None) for cb in callbacks)
                    if callable(f))
-    dtype = _param_dtype(params)
+    dtype = param_dtype(params)
     x, y, val = prepare_data(x, y, validation_split, validation_data, dtype)
-    tx = _setup.resolve_optimizer(optimizer)
+    tx = resolve_optimizer(optimizer)
     if state is None:
         state = init_state(model, x.shape[1:], dtype)
     if opt_state is None:
@@ -280,7 +210,7 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
 
     n = x.shape[0]
     batch_size = min(batch_size, n)
-    _step._check_grad(grad)
+    _step.check_grad(grad)
     # The jitted epoch and eval functions are cached: fitting the same model again with the
     # same loss, optimizer and sizes does not recompile (see nnlib.train.step.cached).
     run_epoch = _step.cached(

@@ -16,7 +16,7 @@ The gradient ``g`` comes from one of two places (``grad=``):
   checks it in float64); ``"manual"`` is how a student's own backward pass gets trained.
 
 A softmax (sigmoid) output with categorical (binary) cross-entropy is trained on the logits
-with the stable fused loss; see :mod:`nnlib.train._setup`.
+with the stable fused loss; see :mod:`nnlib.train.head`.
 
 References:
   Rumelhart, D. E., Hinton, G. E. and Williams, R. J. (1986). Learning representations by
@@ -33,7 +33,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib.train import _setup
+from nnlib.train.head import find_head
+from nnlib.train.metrics import METRICS, accuracy
+from nnlib.train.prepare import init_state, param_dtype, prepare_data
+from nnlib.train.resolve import resolve_loss, resolve_metrics, resolve_optimizer
 
 _GRADS = ("jax", "manual")
 
@@ -79,7 +82,7 @@ def cached(kind: str, model: Any, loss: Any, optimizer: Any, extra: tuple,
     return fn
 
 
-def _check_grad(grad: Any) -> str:
+def check_grad(grad: Any) -> str:
     if grad not in _GRADS:
         raise ValueError(f"grad must be one of {', '.join(_GRADS)}, got {grad!r}")
     return grad
@@ -125,7 +128,7 @@ def _train_forward(net: Any, grad: str) -> Callable:
 
 def _objective(model: Any, loss: Any, grad: str):
     """``(objective, head)``: ``objective(params, state, xb, yb, key) -> (L, (state, z))``."""
-    head = _setup.find_head(model, _setup.resolve_loss(loss))
+    head = find_head(model, resolve_loss(loss))
     forward = _train_forward(head.net, grad)
     loss_fn = head.loss
     if grad == "manual" and head.loss_grad is not None:
@@ -165,8 +168,8 @@ def make_train_step(model: Any, loss: Any, optimizer: Any, *, grad: str = "jax")
       >>> step = make_train_step(model, "categorical_crossentropy", "adam")
       >>> params, opt_state, state, value = step(params, opt_state, state, xb, yb, key)
     """
-    _check_grad(grad)
-    step = build_step(model, loss, _setup.resolve_optimizer(optimizer), grad=grad)
+    check_grad(grad)
+    step = build_step(model, loss, resolve_optimizer(optimizer), grad=grad)
 
     def train_step(params, opt_state, state, xb, yb, key):
         return step(params, opt_state, state, xb, yb, key)[:4]
@@ -178,8 +181,8 @@ def _metric_values(names: Sequence[str], head: Any, z: jax.Array, yb: jax.Array)
     y_pred = head.activation(z)
     out = {}
     for name in names:
-        fn = _setup.METRICS[name.lower()]
-        out[name] = (fn(y_pred, yb, threshold=head.threshold) if fn is _setup.accuracy
+        fn = METRICS[name.lower()]
+        out[name] = (fn(y_pred, yb, threshold=head.threshold) if fn is accuracy
                      else fn(y_pred, yb))
     return out
 
@@ -195,7 +198,7 @@ def build_step(model: Any, loss: Any, tx: Any, *, grad: str = "jax",
     """
     from nnlib import optim  # another module; imported on first use
 
-    _check_grad(grad)
+    check_grad(grad)
     objective, head = _objective(model, loss, grad)
     value_and_grad = jax.value_and_grad(objective, has_aux=True)
 
@@ -225,8 +228,8 @@ def make_eval_step(model: Any, loss: Any, metrics: Sequence[str] = ()) -> Callab
     Raises:
       ValueError: an unknown metric or loss name (listing the valid ones).
     """
-    names = _setup.resolve_metrics(metrics)
-    head = _setup.find_head(model, _setup.resolve_loss(loss))
+    names = resolve_metrics(metrics)
+    head = find_head(model, resolve_loss(loss))
 
     def eval_step(params, state, xb, yb):
         net_state = None if state is None else head.net_state(state)
@@ -289,13 +292,11 @@ def evaluate(model: Any, params: Any, x: Any, y: Any, *, loss: Any, metrics: Seq
     Returns:
       ``{"loss": float, <metric>: float, ...}``: means over all ``N`` examples.
     """
-    from nnlib.train.loop import _param_dtype, init_state, prepare_data
-
-    dtype = _param_dtype(params)
+    dtype = param_dtype(params)
     x, y, _ = prepare_data(x, y, 0.0, None, dtype)
     if state is None:
         state = init_state(model, x.shape[1:], dtype)
-    names = _setup.resolve_metrics(metrics)
+    names = resolve_metrics(metrics)
     eval_step = cached("eval", model, loss, None, names,
                        lambda: make_eval_step(model, loss, names))
     return run_eval(eval_step, params, state, x, y, batch_size)
