@@ -34,7 +34,7 @@ def bench_nnlib(subs: Path, out: Path, jobs: int, cell_timeout: float,
                 jax_cache: bool = True) -> float:
     limits = sandbox.Limits(cell_timeout=cell_timeout, total_timeout=300)
     t0 = time.perf_counter()
-    autograde.grade_all("backprop", subs, out, jobs=jobs, limits=limits, force=True,
+    autograde.grade_all("backprop", subs, out, course=REPO, jobs=jobs, limits=limits, force=True,
                         log=lambda *_: None, jax_cache=jax_cache)
     return time.perf_counter() - t0
 
@@ -79,7 +79,7 @@ def bench_single(repeats: int = 3) -> None:
 
     from nnlib.grading import jaxcache
 
-    source = autograde.resolve_source("backprop")
+    source = autograde.resolve_source("backprop", REPO)
     cfg = autograde.Config(limits=sandbox.Limits(cell_timeout=60, total_timeout=300))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -114,7 +114,7 @@ def main() -> None:
         return
     modes = [True, False] if a.both else [not a.no_jax_cache]
     rows = []
-    solution = autograde.resolve_source("backprop")
+    solution = autograde.resolve_source("backprop", REPO)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         demo.make_class(solution, tmp / "subs", n=a.n, seed=0)

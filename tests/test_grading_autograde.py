@@ -114,7 +114,8 @@ def batch(request, tmp_path_factory):
     (subs / "nested").mkdir()
     shutil.copy(SOLUTION, subs / "nested" / "backprop.ipynb")
     files = _hostile_entries(subs, aside)
-    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs), "--out", str(out),
+    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs),
+           "--course", str(REPO), "--out", str(out),
            "--jobs", "2", "--cell-timeout", "10", "--timeout", "150", "--memory", "3072"]
     t0 = time.monotonic()
     try:

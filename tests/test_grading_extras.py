@@ -42,7 +42,7 @@ def test_demo_class_is_plausible_and_grades(tmp_path):
     picked.mkdir()
     for p in (paths[0], paths[1], paths[19]):  # correct, with mistakes, an empty file
         (picked / p.name).write_bytes(p.read_bytes())
-    autograde.grade_all("backprop", picked, tmp_path / "out", jobs=2, limits=LIMITS,
+    autograde.grade_all("backprop", picked, tmp_path / "out", jobs=2, limits=LIMITS, course=REPO,
                         log=lambda *_: None)
     got = results.load_results(tmp_path / "out")
     assert got[paths[0].stem]["score"] == 24
@@ -82,7 +82,8 @@ def test_killing_the_grader_mid_batch_loses_nothing(tmp_path):
     subs.mkdir()
     for i in range(3):
         (subs / f"s{i}.ipynb").write_bytes(STUDENT.read_bytes())
-    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs), "--out", str(out),
+    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs),
+           "--course", str(REPO), "--out", str(out),
            "--jobs", "1", "--cell-timeout", "10", "--timeout", "60"]
     proc = subprocess.Popen(cmd, env=ENV, cwd=REPO, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -203,6 +204,7 @@ def test_without_bubblewrap_the_command_stops_and_says_how_to_install_it(tmp_pat
     subs.mkdir()
     (subs / "a.ipynb").write_bytes(STUDENT.read_bytes())
     out = subprocess.run([sys.executable, "-m", "nnlib.grading", "backprop", str(subs),
+                          "--course", str(REPO),
                           "--out", str(tmp_path / "out")], capture_output=True, text=True,
                          env={**ENV, "PATH": str(tmp_path)}, cwd=REPO, timeout=120)
     assert out.returncode == 3, out.stderr[-2000:]
@@ -221,7 +223,8 @@ def test_no_sandbox_is_refused_as_root_and_marked_in_every_row_otherwise(tmp_pat
     out.mkdir()
     (subs / "solution.ipynb").write_bytes(SOLUTION.read_bytes())
     (subs / "student.ipynb").write_bytes(STUDENT.read_bytes())
-    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs), "--out", str(out),
+    cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(subs),
+           "--course", str(REPO), "--out", str(out),
            "--no-sandbox", "--cell-timeout", "30", "--timeout", "120"]
     for mode in harness.MODES:
         done = harness.run(cmd, mode, home=tmp_path / "home", readable=[subs],

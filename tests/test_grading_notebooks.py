@@ -112,3 +112,21 @@ def test_command_line_errors_are_short(tmp_path, capsys):
     assert "submissions folder" in capsys.readouterr().err
     assert cli.main(["no_such_assignment", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_an_assignment_name_is_found_in_the_course_folder_not_beside_the_library(
+        tmp_path, monkeypatch):
+    from nnlib.grading import autograde
+
+    nb = tmp_path / "solutions" / "demo" / "demo.ipynb"
+    nb.parent.mkdir(parents=True)
+    nb.write_text("{}")
+    monkeypatch.delenv("NNLIB_COURSE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert autograde.resolve_source("demo") == nb.resolve()
+    monkeypatch.chdir("/")
+    assert not autograde.resolve_source("demo").exists()  # not looked up beside nnlib
+    monkeypatch.setenv("NNLIB_COURSE", str(tmp_path))
+    assert autograde.resolve_source("demo") == nb.resolve()
+    assert autograde.resolve_source("backprop", course=REPO) == SOLUTION.resolve()
+    assert autograde.resolve_source(nb.parent) == nb.resolve()

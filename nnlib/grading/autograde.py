@@ -27,6 +27,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import multiprocessing
+import os
 import secrets
 import tempfile
 import time
@@ -39,7 +40,7 @@ from nnlib.grading import (core, honesty, jaxcache, notebooks, report, results, 
                            submissions)
 
 MAX_ATTEMPTS = 3
-REPO = Path(__file__).resolve().parents[2]
+COURSE_ENV = "NNLIB_COURSE"  # the course folder (holding solutions/), if not the current one
 CACHE_INSIDE = "/opt/nnlib-jaxcache"  # where a sandbox sees the read-only JAX cache
 
 
@@ -67,14 +68,25 @@ class Config:
                 {CACHE_INSIDE: self.cache_dir})
 
 
-def resolve_source(assignment: str | Path) -> Path:
-    """The solution notebook of ``assignment``: a name, a folder or a notebook path."""
+def resolve_source(assignment: str | Path, course: str | Path | None = None) -> Path:
+    """The solution notebook of ``assignment``.
+
+    Args:
+      assignment: a notebook path, a folder holding ``<folder name>.ipynb``, or an assignment
+        name, looked up as ``<course>/solutions/<name>/<name>.ipynb``.
+      course: the course folder; default ``$NNLIB_COURSE``, else the current folder. (The
+        library never looks for the course relative to where it is installed.)
+
+    Returns:
+      The path, resolved; it may not exist (callers say so).
+    """
     p = Path(assignment)
     if p.is_file():
         return p.resolve()
     if p.is_dir():
         return (p / f"{p.resolve().name}.ipynb").resolve()
-    return (REPO / "solutions" / str(assignment) / f"{assignment}.ipynb").resolve()
+    root = Path(course or os.environ.get(COURSE_ENV) or Path.cwd())
+    return (root / "solutions" / str(assignment) / f"{assignment}.ipynb").resolve()
 
 
 # --------------------------------------------------------------------------- judging
@@ -325,22 +337,25 @@ def _worker(args: tuple) -> tuple[str, str]:
 
 def grade_all(assignment: str | Path, subs_dir: Path, out_dir: Path, *, jobs: int = 1,
               limits: sandbox.Limits | None = None, force: bool = False, log=print,
-              jax_cache: bool = True, box: sandbox.Sandbox | None = None) -> Path:
+              jax_cache: bool = True, box: sandbox.Sandbox | None = None,
+              course: str | Path | None = None) -> Path:
     """Grades every submission in ``subs_dir`` into ``out_dir``; returns ``grades.csv``.
 
     Every entry of ``subs_dir`` gets exactly one row (see :mod:`.submissions`). Students with a
     row are skipped unless ``force``, except rows marked ``retry`` (the grader failed, not the
     submission). With ``jax_cache`` (the default), the grader first runs its own solution once
     to fill a JAX compilation cache that every student kernel then reads (:mod:`.jaxcache`).
+    ``assignment`` and ``course`` are as for :func:`resolve_source`.
 
     Raises:
       FileNotFoundError: the assignment or the submissions folder does not exist.
       SandboxUnavailable: the sandbox cannot run here (the message says how to fix it).
       ValueError: a private folder lies where the sandbox would show it.
     """
-    source = resolve_source(assignment)
+    source = resolve_source(assignment, course)
     if not source.is_file():
-        raise FileNotFoundError(f"assignment source {source} not found")
+        raise FileNotFoundError(f"assignment source {source} not found (give the solution "
+                                "notebook or its folder, or run from the course folder)")
     spec = specs.assignment(source.stem)
     subs_dir, out_dir = Path(subs_dir).resolve(), Path(out_dir).resolve()
     subs, skipped = submissions.find(subs_dir, source.stem)

@@ -5,7 +5,8 @@ Grade a class (the default command)::
     nnlib-grade ASSIGNMENT SUBMISSIONS_DIR --out OUT_DIR [--jobs N] [--timeout S]
                 [--cell-timeout S] [--memory MB] [--force] [--no-sandbox]
 
-ASSIGNMENT is a name (``backprop`` -> ``solutions/backprop/backprop.ipynb``), a folder or a
+ASSIGNMENT is a name (``backprop`` -> ``solutions/backprop/backprop.ipynb`` in the course
+folder: ``--course DIR``, else ``$NNLIB_COURSE``, else the current folder), a folder or a
 solution notebook. SUBMISSIONS_DIR holds ``<student>.ipynb`` or ``<student>/<name>.ipynb``.
 OUT_DIR gets ``grades.csv``, the class report (``report.csv``, ``report.html``) and, per
 student, ``students/<student>/results.json`` (Gradescope format) and ``feedback.md``. Students
@@ -36,6 +37,8 @@ def _grade(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="nnlib-grade", description="Grade a folder of notebooks.")
     p.add_argument("assignment")
     p.add_argument("submissions", type=Path)
+    p.add_argument("--course", type=Path, default=None,
+                   help="the course folder holding solutions/ (default: $NNLIB_COURSE or .)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="whole notebook, seconds")
@@ -54,7 +57,7 @@ def _grade(argv: list[str]) -> int:
     box = sandbox.Sandbox(isolate=not a.no_sandbox)
     csv_path = autograde.grade_all(a.assignment, a.submissions, a.out, jobs=a.jobs,
                                    limits=limits, force=a.force, jax_cache=not a.no_jax_cache,
-                                   box=box)
+                                   box=box, course=a.course)
     print(f"wrote {csv_path}")
     return 0
 
@@ -64,9 +67,10 @@ def _release(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="nnlib-grade release")
     p.add_argument("solution")
+    p.add_argument("--course", type=Path, default=None, help="the course folder (default: .)")
     p.add_argument("--out", type=Path, default=None, help="default: assignments/ beside solutions/")
     a = p.parse_args(argv)
-    src = autograde.resolve_source(a.solution)
+    src = autograde.resolve_source(a.solution, a.course)
     out = a.out or src.parents[2] / "assignments"
     dest = notebooks.release_file(src, out / src.stem / src.name)
     print(f"wrote {dest}")
@@ -78,11 +82,12 @@ def _demo(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="nnlib-grade demo-class")
     p.add_argument("assignment")
+    p.add_argument("--course", type=Path, default=None, help="the course folder (default: .)")
     p.add_argument("out", type=Path)
     p.add_argument("--n", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    paths = demo.make_class(autograde.resolve_source(a.assignment), a.out, n=a.n, seed=a.seed)
+    paths = demo.make_class(autograde.resolve_source(a.assignment, a.course), a.out, n=a.n, seed=a.seed)
     print(f"wrote {len(paths)} submissions to {a.out}")
     return 0
 
@@ -92,9 +97,10 @@ def _gradescope(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="nnlib-grade gradescope")
     p.add_argument("assignment")
+    p.add_argument("--course", type=Path, default=None, help="the course folder (default: .)")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
-    print(f"wrote {gradescope.package(autograde.resolve_source(a.assignment), a.out)}")
+    print(f"wrote {gradescope.package(autograde.resolve_source(a.assignment, a.course), a.out)}")
     return 0
 
 

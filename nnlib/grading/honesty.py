@@ -32,7 +32,7 @@ import types
 from typing import Iterable, Iterator, Sequence
 
 # The grader's own machinery in the kernel: never wrapped, whatever a pattern says.
-_MACHINERY = ("nnlib.grading.runner", "nnlib.grading._probe", "nnlib.grading.honesty",
+_MACHINERY = ("nnlib.grading.runner", "nnlib.grading.probe", "nnlib.grading.honesty",
               "nnlib.grading.wire", "nnlib.grading.core", "nnlib.grading.checker")
 _ACTIVE: list[set[str]] = []
 

@@ -12,7 +12,7 @@ nbgrader's conventions are kept so the course drops into an nbgrader deployment:
   cell, except that each *answer* cell (``solution: true``) takes the student's text, found
   by ``grade_id``. Nothing else is taken from the submission: not its points, not its test
   cells, not its extra cells, not its kernelspec. The graded test cells are replaced by the
-  grader's probe cells (:mod:`nnlib.grading._probe`).
+  grader's probe cells (:mod:`nnlib.grading.probe`).
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def student_answers(sub: nbformat.NotebookNode) -> tuple[dict[str, str], list[st
 
 
 def probe_cell(assignment: str, question: str) -> nbformat.NotebookNode:
-    """The grader's cell that runs ``question`` on the student's functions (see _probe)."""
-    code = ("import nnlib.grading._probe as _nnlib_grading_probe\n"
+    """The grader's cell that runs ``question`` on the student's functions (see nnlib.grading.probe)."""
+    code = ("import nnlib.grading.probe as _nnlib_grading_probe\n"
             f"_nnlib_grading_probe.run({assignment!r}, {question!r}, globals())")
     return nbformat.v4.new_code_cell(code, metadata={"nnlib_probe": question})
 

@@ -7,7 +7,7 @@ sends in an IPython shell, one at a time::
     grader -> kernel   {"op": "start", "limits": {...}, "forbidden": [...]} + the inputs
     kernel -> grader   {"op": "ready"}
     grader -> kernel   {"op": "run", "index": i, "source": "..."}
-    kernel -> grader   {"op": "case", ...} (from a probe cell, see _probe)  ...
+    kernel -> grader   {"op": "case", ...} (from a probe cell, see nnlib.grading.probe)  ...
     kernel -> grader   {"op": "done", "index": i, "status": "ok" | "error", ...}
     grader -> kernel   {"op": "cache"}  ->  {"op": "cache"} + the JAX cache files (solution run)
     grader -> kernel   {"op": "exit"}

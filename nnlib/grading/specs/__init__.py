@@ -3,8 +3,9 @@
 An assignment module (e.g. :mod:`nnlib.grading.specs.backprop`) defines ``ASSIGNMENT`` (its
 name, also the notebook's name under ``solutions/``), ``QUESTIONS`` (the auto-graded
 :class:`~nnlib.grading.core.Question` objects, in notebook order) and ``MANUAL`` (answer
-cells graded by hand: ``grade_id -> points``). :mod:`nnlib.grading.specs.optim` holds
-checkers for lessons that have no graded assignment yet.
+cells graded by hand: ``grade_id -> points``). The modules named after
+the assignments still to come (``optimizers``, ``regularization``, ``losses``) hold the
+checkers of their lessons' exercises.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from nnlib import validation
 from nnlib.grading.core import Question
 
 ASSIGNMENTS = ("backprop",)
-_CHECK_MODULES = ("backprop", "optim")
+CHECK_MODULES = ("backprop", "optimizers", "regularization", "losses")
 
 
 def assignment(name: str) -> ModuleType:
@@ -28,7 +29,7 @@ def assignment(name: str) -> ModuleType:
 def all_questions() -> dict[str, Question]:
     """Every checkable question by name, across assignments and lesson checkers."""
     out: dict[str, Question] = {}
-    for mod in _CHECK_MODULES:
+    for mod in CHECK_MODULES:
         for q in importlib.import_module(f"nnlib.grading.specs.{mod}").QUESTIONS:
             out[q.name] = q
     return out

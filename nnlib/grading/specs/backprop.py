@@ -279,7 +279,7 @@ SOFTMAX_CE = Question(
     ),
 )
 
-from nnlib.grading.specs._backprop_mlp import MLP, NUMERICAL_GRADIENT, TRAIN  # noqa: E402
+from nnlib.grading.specs.backprop_network import MLP, NUMERICAL_GRADIENT, TRAIN  # noqa: E402
 
 QUESTIONS = (DENSE_FORWARD, DENSE_BACKWARD, RELU, SIGMOID, MSE, SOFTMAX_CE, MLP,
              NUMERICAL_GRADIENT, TRAIN)

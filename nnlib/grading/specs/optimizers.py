@@ -1,15 +1,12 @@
-"""Checkers for the later lessons' exercises: update rules, dropout, a stable softmax.
+"""Checkers for the optimizers lesson's exercises: SGD, Adam and RMSprop update rules.
 
-Signatures the lessons ask for (all arrays float64 NumPy or JAX):
+Signatures the lesson asks for (all arrays float64 NumPy or JAX):
 
 * ``sgd_step(param, grad, *, learning_rate) -> param``  (Robbins & Monro 1951)
 * ``adam_step(param, grad, m, v, t, *, learning_rate, b1, b2, eps) -> (param, m, v)`` with
   ``t`` the 1-based step count (Kingma & Ba 2015, Algorithm 1, bias-corrected moments)
 * ``rmsprop_step(param, grad, s, *, learning_rate, decay, eps) -> (param, s)``
   (Hinton's lecture 6e: divide by the root of a running mean of squared gradients)
-* ``dropout(x, *, rate, train, key) -> y``: inverted dropout, ``rate`` the fraction dropped
-  (Srivastava et al. 2014)
-* ``softmax(z) -> p`` over the last axis, stable for large logits.
 """
 
 from __future__ import annotations
@@ -105,72 +102,4 @@ RMSPROP = Question(
     ),
 )
 
-
-# --------------------------------------------------------------------------- dropout
-def _dropout_cases(rng):
-    return [(f"x of shape (200, 50) with rate={r}",
-             {"x": rng.uniform(0.5, 2.0, size=(200, 50)), "rate": np.asarray(r),
-              "seed": np.asarray(int(rng.integers(0, 2**31 - 1)))}) for r in (0.5, 0.2)]
-
-
-def _run_dropout(fns, i):
-    import jax
-
-    key, rate = jax.random.key(int(i["seed"])), float(i["rate"])
-    return {"train": fns["dropout"](i["x"], rate=rate, train=True, key=key),
-            "eval": fns["dropout"](i["x"], rate=rate, train=False, key=key)}
-
-
-def _judge_dropout(i, outputs):
-    x, rate = i["x"], float(i["rate"])
-    ev = np.asarray(outputs.get("eval", np.zeros(0)), dtype=float)
-    tr = np.asarray(outputs.get("train", np.zeros(0)), dtype=float)
-    problems = []
-    if ev.shape != x.shape or tr.shape != x.shape:
-        return [f"outputs have shapes {tr.shape} (train) and {ev.shape} (eval), "
-                f"expected {x.shape}"]
-    if not np.allclose(ev, x, rtol=1e-6):
-        problems.append("dropout is applied at evaluation time: with train=False return x "
-                        "unchanged")
-    dropped = float(np.mean(tr == 0))
-    if abs(dropped - rate) > 0.05:
-        problems.append(f"{dropped:.2f} of the units are dropped, expected about rate={rate}")
-    kept = tr != 0
-    if kept.any():
-        if np.allclose(tr[kept], x[kept], rtol=1e-5):
-            problems.append("dropout is not rescaled: multiply the kept units by "
-                            "1 / (1 - rate) (inverted dropout) so the expected value is x")
-        elif not np.allclose(tr[kept], x[kept] / (1 - rate), rtol=1e-5):
-            problems.append("the kept units should equal x / (1 - rate)")
-    return problems
-
-
-DROPOUT = Question(name="dropout", functions=("dropout",), make_cases=_dropout_cases,
-                   run=_run_dropout, judge=_judge_dropout)
-
-
-# --------------------------------------------------------------------------- softmax
-def _softmax_ref(i):
-    z = i["z"] - i["z"].max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return {"p": e / e.sum(axis=-1, keepdims=True)}
-
-
-def _overflow_hint(i, outputs):
-    p = np.asarray(outputs.get("p", 0.0))
-    if p.dtype != object and np.max(np.abs(i["z"])) > 100 and not np.all(np.isfinite(p)):
-        return ("softmax overflowed: exp of a large logit is inf. Subtract the row's max first, "
-                "softmax(z) = softmax(z - max(z)), which changes nothing mathematically")
-    return None
-
-
-SOFTMAX = Question(
-    name="softmax", functions=("softmax",),
-    make_cases=lambda rng: [("logits of shape (4, 3)", {"z": rng.normal(size=(4, 3))}),
-                            ("a batch of one", {"z": rng.normal(size=(1, 5))}),
-                            ("large logits (~1000)", {"z": 1000 + 300 * rng.normal(size=(3, 4))})],
-    run=lambda fns, i: {"p": fns["softmax"](i["z"])}, reference=_softmax_ref,
-    hints=(_overflow_hint,),
-)
-
-QUESTIONS = (SGD, ADAM, RMSPROP, DROPOUT, SOFTMAX)
+QUESTIONS = (SGD, ADAM, RMSPROP)
