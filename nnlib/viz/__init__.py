@@ -19,7 +19,7 @@ Static plots (:mod:`nnlib.viz.plots`): :func:`plot_history`, :func:`plot_paths`,
 Colours come from the Okabe-Ito palette (:data:`OKABE_ITO`), safe for colour-blind readers.
 """
 
-from nnlib.viz._widget import (
+from nnlib.viz.explorer import (
     CYCLE,
     DIVERGING_CMAP,
     GREY,

@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from nnlib.viz._widget import DIVERGING_CMAP, Explorer, label
+from nnlib.viz.explorer import DIVERGING_CMAP, Explorer, label
 
 __all__ = ["PRESETS", "IMAGES", "convolve2d", "load_image", "compute_conv", "draw_conv",
            "conv_explorer"]

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz._widget import OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import OKABE_ITO, Explorer, label
 from nnlib.viz.plots import plot_histograms
 
 __all__ = ["INITS", "deep_mlp_stats", "draw_depth", "depth_explorer"]

@@ -1,6 +1,6 @@
 """Gradient-descent explorers: the learning-rate explorer and the optimizer race.
 
-Both are :class:`~nnlib.viz._widget.Explorer` widgets: ``compute_*`` functions return the
+Both are :class:`~nnlib.viz.explorer.Explorer` widgets: ``compute_*`` functions return the
 arrays drawn and ``draw_*`` functions draw them; the widgets only wire sliders to the two.
 """
 
@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib.viz import surfaces as S
-from nnlib.viz._widget import CYCLE, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import CYCLE, OKABE_ITO, Explorer, label
 from nnlib.viz.plots import plot_paths
 
 __all__ = ["LR_SURFACES", "RACE_SURFACES", "compute_lr", "draw_lr", "lr_explorer",

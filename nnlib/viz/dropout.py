@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz._widget import GREY, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import GREY, OKABE_ITO, Explorer, label
 
 __all__ = ["reference_dropout", "dropout_forward", "draw_dropout", "dropout_viewer"]
 
