@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz.explorer import CYCLE, GREY, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, label
+from nnlib.viz.palette import CYCLE, GREY, OKABE_ITO
 
 __all__ = ["ACTIVATIONS", "compute_activation", "saturated_intervals", "draw_activation",
            "activation_explorer"]

@@ -18,7 +18,8 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from nnlib.viz.explorer import DIVERGING_CMAP, Explorer, label
+from nnlib.viz.explorer import Explorer, label
+from nnlib.viz.palette import DIVERGING_CMAP
 
 __all__ = ["PRESETS", "IMAGES", "convolve2d", "load_image", "compute_conv", "draw_conv",
            "conv_explorer"]

@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz.explorer import OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, label
+from nnlib.viz.palette import OKABE_ITO
 from nnlib.viz.plots import plot_histograms
 
 __all__ = ["INITS", "deep_mlp_stats", "draw_depth", "depth_explorer"]

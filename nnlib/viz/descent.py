@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib.viz import surfaces as S
-from nnlib.viz.explorer import CYCLE, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, label
+from nnlib.viz.palette import CYCLE, OKABE_ITO
 from nnlib.viz.plots import plot_paths
 
 __all__ = ["LR_SURFACES", "RACE_SURFACES", "compute_lr", "draw_lr", "lr_explorer",

@@ -23,31 +23,9 @@ from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-#: The Okabe-Ito palette (Okabe & Ito 2008), distinguishable with the common colour-vision
-#: deficiencies. Use these names instead of matplotlib's default cycle.
-OKABE_ITO = {
-    "blue": "#0072B2",
-    "orange": "#E69F00",
-    "green": "#009E73",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-    "sky_blue": "#56B4E9",
-    "yellow": "#F0E442",
-    "black": "#000000",
-}
-#: Colour cycle for several lines, most distinguishable first.
-CYCLE = tuple(OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple",
-                                     "sky_blue", "black", "yellow"))
-#: Grey for "off" things (dropped units, masked areas).
-GREY = "#BBBBBB"
-#: Perceptually uniform sequential map that stays readable in colour-blind vision and in grey.
-SEQUENTIAL_CMAP = "cividis"
-#: Diverging map blue (low / class 0) -> white -> orange (high / class 1), Okabe-Ito ends.
-DIVERGING_CMAP = LinearSegmentedColormap.from_list(
-    "okabe_ito_blue_orange", [OKABE_ITO["blue"], "#FFFFFF", OKABE_ITO["orange"]])
+__all__ = ["Explorer", "new_figure", "figure_png", "label"]
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 3.5), dpi: int = 80) -> Figure:
