@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["Explorer", "new_figure", "figure_png", "label"]
+from nnlib import validation
+
+__all__ = ["Explorer", "new_figure", "figure_png", "label", "choose"]
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 3.5), dpi: int = 80) -> Figure:
@@ -58,6 +60,19 @@ def label(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+
+
+def choose(kind: str, name: Any, names: Iterable[str]) -> str:
+    """The one of ``names`` that a user-given ``name`` means (a surface, a preset, a control).
+
+    ``name`` itself if it is one of ``names``; otherwise :func:`nnlib.validation.lookup`
+    looks it up (case-insensitively, so ``"Sigmoid"`` gives ``"sigmoid"``) and raises its
+    ``ValueError``, which names ``name`` and lists the valid names, when there is none.
+    """
+    table = {n: n for n in names}
+    if isinstance(name, str) and name in table:  # exact first: custom names may have capitals
+        return name
+    return validation.lookup(kind, name, table)
 
 
 class Explorer(widgets.VBox):
@@ -127,10 +142,7 @@ class Explorer(widgets.VBox):
 
         Links apply as if each control had been moved by hand, but explicit values win.
         """
-        unknown = set(values) - set(self.controls)
-        if unknown:
-            raise ValueError(f"unknown control(s) {sorted(unknown)}; valid names are: "
-                             f"{', '.join(sorted(self.controls))}")
+        values = {choose("control", name, self.controls): v for name, v in values.items()}
         linked: dict[str, Any] = {}
         for name, value in values.items():
             if name in self._links:
