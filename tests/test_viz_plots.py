@@ -9,7 +9,7 @@ from matplotlib.colors import to_hex
 
 from nnlib import viz
 from nnlib.viz import plots
-from nnlib.viz._widget import Explorer, new_figure
+from nnlib.viz.explorer import Explorer, new_figure
 
 
 def test_okabe_ito_palette_is_the_published_one():

@@ -16,19 +16,10 @@ Explorers:
 Static plots (:mod:`nnlib.viz.plots`): :func:`plot_history`, :func:`plot_paths`,
 :func:`plot_decision_boundary`, :func:`plot_histograms`, :func:`image_grid`.
 
-Colours come from the Okabe-Ito palette (:data:`OKABE_ITO`), safe for colour-blind readers.
+Colours come from the Okabe-Ito palette (:data:`OKABE_ITO`, in :mod:`nnlib.viz.palette`), safe
+for colour-blind readers. The :class:`Explorer` machinery is in :mod:`nnlib.viz.explorer`.
 """
 
-from nnlib.viz._widget import (
-    CYCLE,
-    DIVERGING_CMAP,
-    GREY,
-    OKABE_ITO,
-    SEQUENTIAL_CMAP,
-    Explorer,
-    figure_png,
-    new_figure,
-)
 from nnlib.viz.activations import activation_explorer, compute_activation
 from nnlib.viz.boundary import BoundaryMonitor, boundary_state, draw_boundary_monitor
 from nnlib.viz.conv import conv_explorer, convolve2d
@@ -41,8 +32,10 @@ from nnlib.viz.descent import (
     reference_optimizers,
 )
 from nnlib.viz.dropout import dropout_forward, dropout_viewer
+from nnlib.viz.explorer import Explorer, figure_png, new_figure
 from nnlib.viz.graph import Node, graph_state, graph_stepper
 from nnlib.viz.monitor import TrainingMonitor
+from nnlib.viz.palette import CYCLE, DIVERGING_CMAP, GREY, OKABE_ITO, SEQUENTIAL_CMAP
 from nnlib.viz.plots import (
     decision_grid,
     image_grid,

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz._widget import CYCLE, GREY, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, choose, label
+from nnlib.viz.palette import CYCLE, GREY, OKABE_ITO
 
 __all__ = ["ACTIVATIONS", "compute_activation", "saturated_intervals", "draw_activation",
            "activation_explorer"]
@@ -58,8 +59,7 @@ def compute_activation(activation: str, x_max: float = 6.0, threshold: float = 0
       highlighted one's mask), ``intervals`` (its saturated runs) and the arguments.
     """
     fns = {**_acts(negative_slope), **dict(custom or {})}
-    if activation not in fns:
-        raise ValueError(f"unknown activation {activation!r}; valid names are: {', '.join(fns)}")
+    activation = choose("activation", activation, fns)
     if x_max <= 0:
         raise ValueError(f"x_max must be positive, got {x_max}")
     x = np.linspace(-x_max, x_max, 401)

@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib import validation
-from nnlib.viz._widget import OKABE_ITO, figure_png, label, new_figure
+from nnlib.viz.explorer import figure_png, label, new_figure
+from nnlib.viz.palette import OKABE_ITO
 from nnlib.viz.plots import decision_grid, plot_decision_boundary
 
 __all__ = ["BoundaryMonitor", "boundary_state", "draw_boundary_monitor"]

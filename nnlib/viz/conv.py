@@ -18,7 +18,8 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from nnlib.viz._widget import DIVERGING_CMAP, Explorer, label
+from nnlib.viz.explorer import Explorer, choose, label
+from nnlib.viz.palette import DIVERGING_CMAP
 
 __all__ = ["PRESETS", "IMAGES", "convolve2d", "load_image", "compute_conv", "draw_conv",
            "conv_explorer"]
@@ -55,8 +56,7 @@ def load_image(name: str) -> np.ndarray:
     """A grayscale image in ``[0, 1]``: a photo downsampled 3x (``(142, 213)``) or a digit."""
     from nnlib import data
 
-    if name not in IMAGES:
-        raise ValueError(f"unknown image {name!r}; valid names are: {', '.join(IMAGES)}")
+    name = choose("image", name, IMAGES)
     if name.endswith("(photo)"):
         img = data.sample_image(name.split()[0], gray=True)[..., 0]
         h, w = (s // 3 * 3 for s in img.shape)
@@ -103,8 +103,7 @@ def conv_explorer(image: str = "china (photo)", preset: str = "sobel x (vertical
       kernel entries; choosing a preset fills them in); ``state`` is :func:`compute_conv`'s
       dict (``feature_map`` has shape ``(H - 2, W - 2)``).
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; valid names are: {', '.join(PRESETS)}")
+    preset = choose("preset", preset, PRESETS)
     entries = {f"k{i}{j}": widgets.FloatText(value=float(PRESETS[preset][i, j]), step=0.1,
                                              continuous_update=False,
                                              layout=widgets.Layout(width="80px"))

@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz._widget import OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, choose, label
+from nnlib.viz.palette import OKABE_ITO
 from nnlib.viz.plots import plot_histograms
 
 __all__ = ["INITS", "deep_mlp_stats", "draw_depth", "depth_explorer"]
@@ -52,10 +53,8 @@ def deep_mlp_stats(depth: int, activation: str, init: str, batch_norm: bool, wid
       ``h_l``), ``acts`` (``(depth, batch * width)`` float32: every layer's activations),
       ``loss`` and the arguments. Cached: the same arguments give the same arrays.
     """
-    if activation not in DEPTH_ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid names are: {', '.join(DEPTH_ACTIVATIONS)}")
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; valid names are: {', '.join(INITS)}")
+    activation = choose("activation", activation, DEPTH_ACTIVATIONS)
+    init = choose("init", init, INITS)
     if not 1 <= depth <= MAX_DEPTH:
         raise ValueError(f"depth must be in [1, {MAX_DEPTH}], got {depth}")
     name, kwargs = INITS[init]

@@ -1,6 +1,6 @@
 """Gradient-descent explorers: the learning-rate explorer and the optimizer race.
 
-Both are :class:`~nnlib.viz._widget.Explorer` widgets: ``compute_*`` functions return the
+Both are :class:`~nnlib.viz.explorer.Explorer` widgets: ``compute_*`` functions return the
 arrays drawn and ``draw_*`` functions draw them; the widgets only wire sliders to the two.
 """
 
@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib.viz import surfaces as S
-from nnlib.viz._widget import CYCLE, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, choose, label
+from nnlib.viz.palette import CYCLE, OKABE_ITO
 from nnlib.viz.plots import plot_paths
 
 __all__ = ["LR_SURFACES", "RACE_SURFACES", "compute_lr", "draw_lr", "lr_explorer",
@@ -198,10 +199,8 @@ def optimizer_race(surface: str = "rosenbrock", *, student: Mapping[str, Any] | 
       An :class:`Explorer` with controls ``surface``, ``steps``, ``lr`` (SGD family),
       ``adaptive_lr`` (RMSprop, Adam), ``momentum``, ``b1``, ``b2``, ``rho``.
     """
-    if surface not in RACE_SURFACES:
-        raise ValueError(f"unknown surface {surface!r}; valid names are: {', '.join(RACE_SURFACES)}")
-    if student_lr not in ("adaptive", "sgd"):
-        raise ValueError(f"student_lr must be 'adaptive' or 'sgd', got {student_lr!r}")
+    surface = choose("surface", surface, RACE_SURFACES)
+    student_lr = choose("student_lr", student_lr, ("adaptive", "sgd"))
     lr, alr, steps = RACE_DEFAULTS[surface]
     slider = dict(continuous_update=False, readout_format=".3g", style={"description_width": "initial"})
     controls = {

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz._widget import GREY, OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, label
+from nnlib.viz.palette import GREY, OKABE_ITO
 
 __all__ = ["reference_dropout", "dropout_forward", "draw_dropout", "dropout_viewer"]
 

@@ -26,7 +26,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from nnlib import validation
-from nnlib.viz._widget import GREY, OKABE_ITO, Explorer
+from nnlib.viz.explorer import Explorer
+from nnlib.viz.palette import GREY, OKABE_ITO
 
 __all__ = ["Node", "GRAPHS", "forward_values", "local_grads", "graph_events", "graph_state",
            "draw_graph", "graph_stepper"]

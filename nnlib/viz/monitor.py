@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from nnlib.viz._widget import figure_png, new_figure
+from nnlib.viz.explorer import figure_png, new_figure
 from nnlib.viz.plots import plot_history
 
 __all__ = ["TrainingMonitor", "draw_monitor"]
@@ -49,7 +49,7 @@ class TrainingMonitor(widgets.VBox):
     Attributes:
       history: ``name -> list of per-epoch values`` received so far.
       epochs: the epoch indices received.
-      figure, image, status: as in :class:`~nnlib.viz._widget.Explorer`.
+      figure, image, status: as in :class:`~nnlib.viz.explorer.Explorer`.
       redraws: how many times the figure was drawn.
     """
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from nnlib.viz._widget import CYCLE, DIVERGING_CMAP, OKABE_ITO, SEQUENTIAL_CMAP, label
+from nnlib.viz.explorer import label
+from nnlib.viz.palette import CYCLE, DIVERGING_CMAP, OKABE_ITO, SEQUENTIAL_CMAP
 
 __all__ = ["plot_history", "plot_paths", "plot_decision_boundary", "decision_grid",
            "plot_histograms", "image_grid"]

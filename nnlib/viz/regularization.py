@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.viz._widget import OKABE_ITO, Explorer, label
+from nnlib.viz.explorer import Explorer, label
+from nnlib.viz.palette import OKABE_ITO
 from nnlib.viz.plots import decision_grid, plot_decision_boundary
 
 __all__ = ["L2_VALUES", "regularization_runs", "compute_regularization", "draw_regularization",

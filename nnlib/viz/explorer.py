@@ -18,36 +18,16 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-#: The Okabe-Ito palette (Okabe & Ito 2008), distinguishable with the common colour-vision
-#: deficiencies. Use these names instead of matplotlib's default cycle.
-OKABE_ITO = {
-    "blue": "#0072B2",
-    "orange": "#E69F00",
-    "green": "#009E73",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-    "sky_blue": "#56B4E9",
-    "yellow": "#F0E442",
-    "black": "#000000",
-}
-#: Colour cycle for several lines, most distinguishable first.
-CYCLE = tuple(OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple",
-                                     "sky_blue", "black", "yellow"))
-#: Grey for "off" things (dropped units, masked areas).
-GREY = "#BBBBBB"
-#: Perceptually uniform sequential map that stays readable in colour-blind vision and in grey.
-SEQUENTIAL_CMAP = "cividis"
-#: Diverging map blue (low / class 0) -> white -> orange (high / class 1), Okabe-Ito ends.
-DIVERGING_CMAP = LinearSegmentedColormap.from_list(
-    "okabe_ito_blue_orange", [OKABE_ITO["blue"], "#FFFFFF", OKABE_ITO["orange"]])
+from nnlib import validation
+
+__all__ = ["Explorer", "new_figure", "figure_png", "label", "choose"]
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 3.5), dpi: int = 80) -> Figure:
@@ -80,6 +60,19 @@ def label(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+
+
+def choose(kind: str, name: Any, names: Iterable[str]) -> str:
+    """The one of ``names`` that a user-given ``name`` means (a surface, a preset, a control).
+
+    ``name`` itself if it is one of ``names``; otherwise :func:`nnlib.validation.lookup`
+    looks it up (case-insensitively, so ``"Sigmoid"`` gives ``"sigmoid"``) and raises its
+    ``ValueError``, which names ``name`` and lists the valid names, when there is none.
+    """
+    table = {n: n for n in names}
+    if isinstance(name, str) and name in table:  # exact first: custom names may have capitals
+        return name
+    return validation.lookup(kind, name, table)
 
 
 class Explorer(widgets.VBox):
@@ -149,10 +142,7 @@ class Explorer(widgets.VBox):
 
         Links apply as if each control had been moved by hand, but explicit values win.
         """
-        unknown = set(values) - set(self.controls)
-        if unknown:
-            raise ValueError(f"unknown control(s) {sorted(unknown)}; valid names are: "
-                             f"{', '.join(sorted(self.controls))}")
+        values = {choose("control", name, self.controls): v for name, v in values.items()}
         linked: dict[str, Any] = {}
         for name, value in values.items():
             if name in self._links:
