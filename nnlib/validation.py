@@ -88,7 +88,9 @@ def require_key(key: Any, who: str) -> jax.Array:
 
 
 def lookup(kind: str, name: Any, table: dict[str, Any]) -> Any:
-    """Looks ``name`` up in ``table`` (case-insensitive), or raises a ValueError listing valid names.
+    """Looks ``name`` up in ``table``, or raises a ValueError listing valid names.
+
+    An exact key wins; otherwise the lower-cased name is tried (``"Adam"`` finds ``"adam"``).
 
     Example:
       >>> lookup("optimizer", "adamm", {"adam": 1, "sgd": 2})
@@ -97,6 +99,8 @@ def lookup(kind: str, name: Any, table: dict[str, Any]) -> Any:
     """
     if not isinstance(name, str):
         raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    if name in table:
+        return table[name]
     key = name.lower()
     if key not in table:
         raise ValueError(f"unknown {kind} {name!r}; valid names are: {', '.join(sorted(table))}")

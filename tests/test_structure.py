@@ -136,3 +136,15 @@ def test_the_public_modules_import_without_a_cycle_at_run_time():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_name_lookups_take_the_exact_name_first_then_ignore_case():
+    import pytest
+
+    from nnlib import validation
+
+    table = {"adam": 1, "MyRule": 2}
+    assert validation.lookup("rule", "MyRule", table) == 2
+    assert validation.lookup("rule", "ADAM", table) == 1
+    with pytest.raises(ValueError, match="unknown rule 'myrule'; valid names are: MyRule, adam"):
+        validation.lookup("rule", "myrule", table)

@@ -65,14 +65,11 @@ def label(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
 def choose(kind: str, name: Any, names: Iterable[str]) -> str:
     """The one of ``names`` that a user-given ``name`` means (a surface, a preset, a control).
 
-    ``name`` itself if it is one of ``names``; otherwise :func:`nnlib.validation.lookup`
-    looks it up (case-insensitively, so ``"Sigmoid"`` gives ``"sigmoid"``) and raises its
-    ``ValueError``, which names ``name`` and lists the valid names, when there is none.
+    :func:`nnlib.validation.lookup` over ``names``: the exact name, else case-insensitively
+    (``"Sigmoid"`` gives ``"sigmoid"``); its ``ValueError`` names ``name`` and lists the valid
+    names when there is none.
     """
-    table = {n: n for n in names}
-    if isinstance(name, str) and name in table:  # exact first: custom names may have capitals
-        return name
-    return validation.lookup(kind, name, table)
+    return validation.lookup(kind, name, {n: n for n in names})
 
 
 class Explorer(widgets.VBox):
