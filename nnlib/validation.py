@@ -177,6 +177,29 @@ def in_range(value: float, name: str, low: float, high: float, *, high_inclusive
         raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
 
 
+def non_negative(
+    value: Any, name: str, *, high: float | None = None, strict: bool = False
+) -> float | None:
+    """Returns ``value`` as a float if ``0 <= value`` (``0 < value`` if ``strict``), or raises.
+
+    With ``high``, the range is ``[0, high)`` instead and ``strict`` is ignored. For
+    hyperparameters such as a noise level, a decay rate in ``[0, 1)`` or a clipping norm. A
+    traced value (inside ``jit``/``vmap``) cannot be checked: it is let through, None returned.
+
+    Raises:
+      TypeError: if ``value`` is not a real number (see :func:`scalar`).
+      ValueError: if ``value`` is NaN, infinite or outside the range.
+    """
+    v = scalar(value, name)
+    if v is None:
+        return None
+    if high is not None:
+        in_range(v, name, 0.0, high)
+    else:
+        positive(v, name, allow_zero=not strict)
+    return v
+
+
 def names(items: Iterable[str]) -> str:
     """Formats names for an error message: ``a, b, c``."""
     return ", ".join(sorted(items))
