@@ -111,15 +111,22 @@ def positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be {what}, got {value}")
 
 
-def integer(value: Any, name: str) -> int:
-    """Returns ``value`` as a Python int, or raises ``TypeError`` (bools are not ints here).
+def integer(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Returns ``value`` as a Python int (``>= minimum`` if given), or raises.
 
     Python ints and NumPy integer scalars are accepted; floats (even ``2.0``), strings and
     bools are not.
+
+    Raises:
+      TypeError: if ``value`` is not an int (bools are not ints here).
+      ValueError: if ``value < minimum``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    return int(value)
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
 
 
 def positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:

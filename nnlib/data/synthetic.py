@@ -18,8 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.validation import require_key
-from nnlib.data._common import count, host, non_negative
+from nnlib.validation import integer, non_negative, require_key
 
 __all__ = ["make_circles", "make_moons", "make_regression", "make_spirals", "make_xor"]
 
@@ -33,6 +32,11 @@ def _balanced_labels(key: jax.Array, n_samples: int, n_classes: int) -> jax.Arra
     sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     ordered = np.repeat(np.arange(n_classes, dtype=np.int32), sizes)
     return jax.random.permutation(key, jnp.asarray(ordered))
+
+
+def _host(x: Any, dtype: Any) -> np.ndarray:
+    """Moves a JAX array to the host as a NumPy array of ``dtype`` (same shape)."""
+    return np.asarray(x).astype(dtype, copy=False)
 
 
 def _gaussian(key: jax.Array, shape: tuple[int, ...], scale: float) -> jax.Array:
@@ -88,8 +92,8 @@ def make_regression(
       ((100, 1), (100, 1), [2.0], 1.0)
     """
     key = require_key(key, "make_regression")
-    n = count(n_samples, "n_samples")
-    d = count(n_features, "n_features")
+    n = integer(n_samples, "n_samples", minimum=1)
+    d = integer(n_features, "n_features", minimum=1)
     noise = non_negative(noise, "noise")
     if isinstance(bias, bool) or not isinstance(bias, numbers.Real):
         raise TypeError(f"bias must be a real number, got {type(bias).__name__}")
@@ -111,7 +115,7 @@ def make_regression(
             )
     w = w.astype(np.float32)
     x, y = _regression(k_x, k_eps, w, np.float32(bias), np.float32(noise), n=n)
-    x, y = host(x, np.float32), host(y, np.float32)
+    x, y = _host(x, np.float32), _host(y, np.float32)
     return (x, y, w, float(bias)) if return_coef else (x, y)
 
 
@@ -135,10 +139,10 @@ def make_moons(n_samples: int, *, key: jax.Array, noise: float = 0.1):
       TypeError, ValueError: a missing key, ``n_samples < 2`` or negative ``noise``.
     """
     key = require_key(key, "make_moons")
-    n = count(n_samples, "n_samples", minimum=2)
+    n = integer(n_samples, "n_samples", minimum=2)
     noise = non_negative(noise, "noise")
     x, labels = _moons(key, np.float32(noise), n=n)
-    return host(x, np.float32), host(labels, np.int32)
+    return _host(x, np.float32), _host(labels, np.int32)
 
 
 @partial(jax.jit, static_argnames="n")
@@ -172,13 +176,13 @@ def make_circles(n_samples: int, *, key: jax.Array, noise: float = 0.05, factor:
         ``factor`` outside ``(0, 1)``.
     """
     key = require_key(key, "make_circles")
-    n = count(n_samples, "n_samples", minimum=2)
+    n = integer(n_samples, "n_samples", minimum=2)
     noise = non_negative(noise, "noise")
     factor = non_negative(factor, "factor")
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor (inner radius) must be in (0, 1), got {factor}")
     x, labels = _circles(key, np.float32(noise), np.float32(factor), n=n)
-    return host(x, np.float32), host(labels, np.int32)
+    return _host(x, np.float32), _host(labels, np.int32)
 
 
 @partial(jax.jit, static_argnames="n")
@@ -217,11 +221,11 @@ def make_spirals(n_samples: int, *, key: jax.Array, n_classes: int = 3, noise: f
       Karpathy, CS231n "Putting it together: minimal neural network case study" (2016).
     """
     key = require_key(key, "make_spirals")
-    k_classes = count(n_classes, "n_classes", minimum=2)
-    n = count(n_samples, "n_samples", minimum=k_classes)
+    k_classes = integer(n_classes, "n_classes", minimum=2)
+    n = integer(n_samples, "n_samples", minimum=k_classes)
     noise = non_negative(noise, "noise")
     x, labels = _spirals(key, np.float32(noise), n=n, k_classes=k_classes)
-    return host(x, np.float32), host(labels, np.int32)
+    return _host(x, np.float32), _host(labels, np.int32)
 
 
 @partial(jax.jit, static_argnames=("n", "k_classes"))
@@ -254,10 +258,10 @@ def make_xor(n_samples: int, *, key: jax.Array, noise: float = 0.1):
       TypeError, ValueError: a missing key, ``n_samples < 2`` or negative ``noise``.
     """
     key = require_key(key, "make_xor")
-    n = count(n_samples, "n_samples", minimum=2)
+    n = integer(n_samples, "n_samples", minimum=2)
     noise = non_negative(noise, "noise")
     x, labels = _xor(key, np.float32(noise), n=n)
-    return host(x, np.float32), host(labels, np.int32)
+    return _host(x, np.float32), _host(labels, np.int32)
 
 
 @partial(jax.jit, static_argnames="n")
