@@ -38,6 +38,7 @@ References:
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -244,20 +245,21 @@ def check_grads(
 
 
 def assert_grads_close(
-    f: Callable[..., Any],
-    params: Any,
-    *args: Any,
-    analytic: Callable[..., Any] | None = None,
-    eps: float = 1e-6,
-    rtol: float = 1e-6,
-    tiny: float = 1e-3,
+    f: Callable[..., Any], params: Any, *args: Any, **options: Any
 ) -> GradCheckReport:
     """Like :func:`check_grads`, but raises ``AssertionError`` with the report if it fails.
+
+    Takes the same arguments, with the same defaults (``analytic``, ``eps``, ``rtol`` and
+    ``tiny`` are keyword-only options passed on to :func:`check_grads`).
 
     Returns:
       The report when the check passes.
     """
-    report = check_grads(f, params, *args, analytic=analytic, eps=eps, rtol=rtol, tiny=tiny)
+    report = check_grads(f, params, *args, **options)
     if not report.passed:
         raise AssertionError(str(report))
     return report
+
+
+# help() and notebook tooltips show check_grads' arguments and defaults, which are the ones used.
+assert_grads_close.__signature__ = inspect.signature(check_grads)

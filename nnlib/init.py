@@ -136,85 +136,79 @@ def normal(
     return stddev * jax.random.normal(key, _shape(shape), _dtype(dtype))
 
 
-def _uniform(key: Any, shape: Any, dtype: Any, variance: float, who: str) -> jax.Array:
-    key = validation.require_key(key, who)
-    limit = math.sqrt(3.0 * variance)  # Var[U(-a, a)] = a^2 / 3
-    return jax.random.uniform(key, _shape(shape), _dtype(dtype), -limit, limit)
+def _variance_scaling(
+    key: Any, shape: Any, dtype: Any, fan: str, distribution: str, who: str
+) -> jax.Array:
+    """Draws an array of ``shape`` with ``Var[W] = 2 / fan``, for the Glorot and He rules.
 
-
-def _normal(key: Any, shape: Any, dtype: Any, variance: float, who: str) -> jax.Array:
+    ``fan`` is ``"sum"`` (``fan_in + fan_out``, Glorot) or ``"in"`` (``fan_in``, He); the
+    ``distribution`` is ``"uniform"`` (``U(-a, a)``, ``a = sqrt(3 Var[W])``) or ``"normal"``
+    (plain, standard deviation ``sqrt(Var[W])``). ``who`` names the caller in errors.
+    """
+    fan_in, fan_out = fans(shape)
+    variance = 2.0 / max(fan_in + fan_out if fan == "sum" else fan_in, 1)
     key = validation.require_key(key, who)
+    if distribution == "uniform":
+        limit = math.sqrt(3.0 * variance)  # Var[U(-a, a)] = a^2 / 3
+        return jax.random.uniform(key, _shape(shape), _dtype(dtype), -limit, limit)
     return math.sqrt(variance) * jax.random.normal(key, _shape(shape), _dtype(dtype))
 
 
+_SCALED_ARGS_DOC = """
+    Args:
+      key: a PRNG key.
+      shape: ``(in, out)`` or ``(kh, kw, c_in, c_out)``; see :func:`fans`.
+      dtype: a floating-point dtype.
+
+    Returns:
+      An array of ``shape`` and ``dtype``.
+    """
+
+
+def _scaled_args_doc(fn: Initializer) -> Initializer:
+    """Appends the Args and Returns that the Glorot and He initializers share to ``fn``'s
+    docstring (absent under ``python -OO``)."""
+    if fn.__doc__:
+        fn.__doc__ += _SCALED_ARGS_DOC
+    return fn
+
+
+@_scaled_args_doc
 def glorot_uniform(key: Any, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
     """Glorot/Xavier uniform: ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))``.
 
     So ``Var[W] = 2 / (fan_in + fan_out)`` (Glorot & Bengio 2010, eq. 16). The default kernel
     initializer of :class:`nnlib.layers.Dense`, as in Keras.
-
-    Args:
-      key: a PRNG key.
-      shape: ``(in, out)`` or ``(kh, kw, c_in, c_out)``; see :func:`fans`.
-      dtype: a floating-point dtype.
-
-    Returns:
-      An array of ``shape`` and ``dtype``.
     """
-    fan_in, fan_out = fans(shape)
-    return _uniform(key, shape, dtype, 2.0 / max(fan_in + fan_out, 1), "init.glorot_uniform")
+    return _variance_scaling(key, shape, dtype, "sum", "uniform", "init.glorot_uniform")
 
 
+@_scaled_args_doc
 def glorot_normal(key: Any, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
     """Glorot/Xavier normal: plain (not truncated) ``N(0, 2 / (fan_in + fan_out))``.
 
     Standard deviation ``sqrt(2 / (fan_in + fan_out))`` (Glorot & Bengio 2010).
-
-    Args:
-      key: a PRNG key.
-      shape: ``(in, out)`` or ``(kh, kw, c_in, c_out)``; see :func:`fans`.
-      dtype: a floating-point dtype.
-
-    Returns:
-      An array of ``shape`` and ``dtype``.
     """
-    fan_in, fan_out = fans(shape)
-    return _normal(key, shape, dtype, 2.0 / max(fan_in + fan_out, 1), "init.glorot_normal")
+    return _variance_scaling(key, shape, dtype, "sum", "normal", "init.glorot_normal")
 
 
+@_scaled_args_doc
 def he_uniform(key: Any, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
     """He/Kaiming uniform: ``U(-a, a)`` with ``a = sqrt(6 / fan_in)``.
 
     So ``Var[W] = 2 / fan_in``, which keeps the activations' second moment constant through
     ReLU layers (He et al. 2015, eq. 10).
-
-    Args:
-      key: a PRNG key.
-      shape: ``(in, out)`` or ``(kh, kw, c_in, c_out)``; see :func:`fans`.
-      dtype: a floating-point dtype.
-
-    Returns:
-      An array of ``shape`` and ``dtype``.
     """
-    fan_in, _ = fans(shape)
-    return _uniform(key, shape, dtype, 2.0 / max(fan_in, 1), "init.he_uniform")
+    return _variance_scaling(key, shape, dtype, "in", "uniform", "init.he_uniform")
 
 
+@_scaled_args_doc
 def he_normal(key: Any, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
     """He/Kaiming normal: plain (not truncated) ``N(0, 2 / fan_in)``.
 
     Standard deviation ``sqrt(2 / fan_in)`` (He et al. 2015, eq. 10).
-
-    Args:
-      key: a PRNG key.
-      shape: ``(in, out)`` or ``(kh, kw, c_in, c_out)``; see :func:`fans`.
-      dtype: a floating-point dtype.
-
-    Returns:
-      An array of ``shape`` and ``dtype``.
     """
-    fan_in, _ = fans(shape)
-    return _normal(key, shape, dtype, 2.0 / max(fan_in, 1), "init.he_normal")
+    return _variance_scaling(key, shape, dtype, "in", "normal", "init.he_normal")
 
 
 _TABLE: dict[str, Initializer] = {

@@ -115,15 +115,22 @@ def positive(value: Any, name: str, *, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be {what}, got {value}")
 
 
-def integer(value: Any, name: str) -> int:
-    """Returns ``value`` as a Python int, or raises ``TypeError`` (bools are not ints here).
+def integer(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """Returns ``value`` as a Python int (``>= minimum`` if given), or raises.
 
     Python ints and NumPy integer scalars are accepted; floats (even ``2.0``), strings and
     bools are not.
+
+    Raises:
+      TypeError: if ``value`` is not an int (bools are not ints here).
+      ValueError: if ``value < minimum``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    return int(value)
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
 
 
 def positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
@@ -179,6 +186,29 @@ def in_range(value: float, name: str, low: float, high: float, *, high_inclusive
     if not ok:
         bracket = "]" if high_inclusive else ")"
         raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
+
+
+def non_negative(
+    value: Any, name: str, *, high: float | None = None, strict: bool = False
+) -> float | None:
+    """Returns ``value`` as a float if ``0 <= value`` (``0 < value`` if ``strict``), or raises.
+
+    With ``high``, the range is ``[0, high)`` instead and ``strict`` is ignored. For
+    hyperparameters such as a noise level, a decay rate in ``[0, 1)`` or a clipping norm. A
+    traced value (inside ``jit``/``vmap``) cannot be checked: it is let through, None returned.
+
+    Raises:
+      TypeError: if ``value`` is not a real number (see :func:`scalar`).
+      ValueError: if ``value`` is NaN, infinite or outside the range.
+    """
+    v = scalar(value, name)
+    if v is None:
+        return None
+    if high is not None:
+        in_range(v, name, 0.0, high)
+    else:
+        positive(v, name, allow_zero=not strict)
+    return v
 
 
 def names(items: Iterable[str]) -> str:

@@ -14,8 +14,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from nnlib.validation import require_key
-from nnlib.data._common import count
+from nnlib.validation import integer, require_key
 
 __all__ = ["Stats", "batches", "num_batches", "one_hot", "standardize", "train_val_test_split"]
 
@@ -39,7 +38,7 @@ def one_hot(labels: Any, n_classes: int) -> np.ndarray:
       [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
     labels = np.asarray(labels)
-    k = count(n_classes, "n_classes")
+    k = integer(n_classes, "n_classes", minimum=1)
     if labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must have an integer dtype, got {labels.dtype}; "
                         "convert class ids with labels.astype('int32')")
@@ -175,8 +174,8 @@ def num_batches(n: int, batch_size: int, drop_remainder: bool = False) -> int:
     Raises:
       TypeError, ValueError: ``n`` not an integer ``>= 0`` or ``batch_size`` not ``>= 1``.
     """
-    n = count(n, "n", minimum=0)
-    b = count(batch_size, "batch_size")
+    n = integer(n, "n", minimum=0)
+    b = integer(batch_size, "batch_size", minimum=1)
     return n // b if drop_remainder else math.ceil(n / b)
 
 
@@ -208,7 +207,7 @@ def batches(x: Any, y: Any, batch_size: int, *, key: jax.Array | None = None,
       ValueError: ``shuffle=True`` without a key, mismatched sample counts, bad ``batch_size``.
     """
     x, y, n = _paired(x, y)
-    b = count(batch_size, "batch_size")
+    b = integer(batch_size, "batch_size", minimum=1)
     if shuffle:
         if key is None:
             raise ValueError("batches(shuffle=True) needs a PRNG key: pass key=jax.random.key(0) "

@@ -14,8 +14,7 @@ import random
 
 import numpy as np
 
-from nnlib.validation import lookup
-from nnlib.data._common import count
+from nnlib.validation import integer, lookup
 
 __all__ = ["SAMPLE_IMAGES", "load_digits", "load_mnist1d", "sample_image"]
 
@@ -86,10 +85,10 @@ def load_mnist1d(*, n_samples: int = 5000, seed: int = 42, test_fraction: float 
       Greydanus & Kobak, "Scaling Down Deep Learning with MNIST-1D", ICML 2024
       (arXiv:2011.14439).
     """
-    n = count(n_samples, "n_samples", minimum=10)
+    n = integer(n_samples, "n_samples", minimum=10)
     if n % 10:
         raise ValueError(f"n_samples must be a multiple of 10 (10 balanced classes), got {n}")
-    seed = count(seed, "seed", minimum=0)
+    seed = integer(seed, "seed", minimum=0)
     if not isinstance(test_fraction, (int, float)) or not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be a number in (0, 1), got {test_fraction!r}")
     from mnist1d.data import get_dataset_args, make_dataset

@@ -18,14 +18,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnlib.validation import require_key
-from nnlib.data._common import count, host, non_negative
+from nnlib.validation import integer, non_negative, require_key
 
 __all__ = ["make_circles", "make_moons", "make_regression", "make_spirals", "make_xor"]
 
 
 # Each generator's maths runs as one jitted function with the sizes static: a new
 # ``n_samples`` costs one compilation (a fraction of a second) instead of one per operation.
+# That function stands just before the public one, which checks the arguments and moves
+# the result to the host.
 
 
 def _balanced_labels(key: jax.Array, n_samples: int, n_classes: int) -> jax.Array:
@@ -33,6 +34,30 @@ def _balanced_labels(key: jax.Array, n_samples: int, n_classes: int) -> jax.Arra
     sizes = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     ordered = np.repeat(np.arange(n_classes, dtype=np.int32), sizes)
     return jax.random.permutation(key, jnp.asarray(ordered))
+
+
+def _host(x: Any, dtype: Any) -> np.ndarray:
+    """Moves a JAX array to the host as a NumPy array of ``dtype`` (same shape)."""
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def _checked(
+    who: str, key: Any, n_samples: Any, noise: Any, n_classes: Any = 2
+) -> tuple[jax.Array, int, int, float]:
+    """Checks the arguments every classification set takes, in this order, for ``who``.
+
+    Returns:
+      ``(key, n, k, noise)``: the PRNG key, ``k = n_classes >= 2``, ``n = n_samples >= k``
+      and the noise level as a float ``>= 0``.
+    """
+    key = require_key(key, who)
+    k = integer(n_classes, "n_classes", minimum=2)
+    return key, integer(n_samples, "n_samples", minimum=k), k, non_negative(noise, "noise")
+
+
+def _on_host(x: jax.Array, labels: jax.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A classification set moved to the host: float32 points ``(n, 2)``, int32 labels ``(n,)``."""
+    return _host(x, np.float32), _host(labels, np.int32)
 
 
 def _gaussian(key: jax.Array, shape: tuple[int, ...], scale: float) -> jax.Array:
@@ -88,8 +113,8 @@ def make_regression(
       ((100, 1), (100, 1), [2.0], 1.0)
     """
     key = require_key(key, "make_regression")
-    n = count(n_samples, "n_samples")
-    d = count(n_features, "n_features")
+    n = integer(n_samples, "n_samples", minimum=1)
+    d = integer(n_features, "n_features", minimum=1)
     noise = non_negative(noise, "noise")
     if isinstance(bias, bool) or not isinstance(bias, numbers.Real):
         raise TypeError(f"bias must be a real number, got {type(bias).__name__}")
@@ -111,8 +136,19 @@ def make_regression(
             )
     w = w.astype(np.float32)
     x, y = _regression(k_x, k_eps, w, np.float32(bias), np.float32(noise), n=n)
-    x, y = host(x, np.float32), host(y, np.float32)
+    x, y = _host(x, np.float32), _host(y, np.float32)
     return (x, y, w, float(bias)) if return_coef else (x, y)
+
+
+@partial(jax.jit, static_argnames="n")
+def _moons(key, noise, *, n):
+    k_lab, k_t, k_eps = jax.random.split(key, 3)
+    labels = _balanced_labels(k_lab, n, 2)
+    t = math.pi * jax.random.uniform(k_t, (n,), jnp.float32)
+    upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
+    lower = jnp.stack([1.0 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
+    x = jnp.where(labels[:, None] == 0, upper, lower) + _gaussian(k_eps, (n, 2), noise)
+    return x, labels
 
 
 def make_moons(n_samples: int, *, key: jax.Array, noise: float = 0.1):
@@ -134,22 +170,18 @@ def make_moons(n_samples: int, *, key: jax.Array, noise: float = 0.1):
     Raises:
       TypeError, ValueError: a missing key, ``n_samples < 2`` or negative ``noise``.
     """
-    key = require_key(key, "make_moons")
-    n = count(n_samples, "n_samples", minimum=2)
-    noise = non_negative(noise, "noise")
-    x, labels = _moons(key, np.float32(noise), n=n)
-    return host(x, np.float32), host(labels, np.int32)
+    key, n, _, noise = _checked("make_moons", key, n_samples, noise)
+    return _on_host(*_moons(key, np.float32(noise), n=n))
 
 
 @partial(jax.jit, static_argnames="n")
-def _moons(key, noise, *, n):
+def _circles(key, noise, factor, *, n):
     k_lab, k_t, k_eps = jax.random.split(key, 3)
     labels = _balanced_labels(k_lab, n, 2)
-    t = math.pi * jax.random.uniform(k_t, (n,), jnp.float32)
-    upper = jnp.stack([jnp.cos(t), jnp.sin(t)], axis=1)
-    lower = jnp.stack([1.0 - jnp.cos(t), 0.5 - jnp.sin(t)], axis=1)
-    x = jnp.where(labels[:, None] == 0, upper, lower) + _gaussian(k_eps, (n, 2), noise)
-    return x, labels
+    theta = 2.0 * math.pi * jax.random.uniform(k_t, (n,), jnp.float32)
+    radius = jnp.where(labels == 0, jnp.float32(1.0), factor)
+    x = radius[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1)
+    return x + _gaussian(k_eps, (n, 2), noise), labels
 
 
 def make_circles(n_samples: int, *, key: jax.Array, noise: float = 0.05, factor: float = 0.5):
@@ -171,24 +203,21 @@ def make_circles(n_samples: int, *, key: jax.Array, noise: float = 0.05, factor:
       TypeError, ValueError: a missing key, ``n_samples < 2``, negative ``noise`` or
         ``factor`` outside ``(0, 1)``.
     """
-    key = require_key(key, "make_circles")
-    n = count(n_samples, "n_samples", minimum=2)
-    noise = non_negative(noise, "noise")
+    key, n, _, noise = _checked("make_circles", key, n_samples, noise)
     factor = non_negative(factor, "factor")
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor (inner radius) must be in (0, 1), got {factor}")
-    x, labels = _circles(key, np.float32(noise), np.float32(factor), n=n)
-    return host(x, np.float32), host(labels, np.int32)
+    return _on_host(*_circles(key, np.float32(noise), np.float32(factor), n=n))
 
 
-@partial(jax.jit, static_argnames="n")
-def _circles(key, noise, factor, *, n):
-    k_lab, k_t, k_eps = jax.random.split(key, 3)
-    labels = _balanced_labels(k_lab, n, 2)
-    theta = 2.0 * math.pi * jax.random.uniform(k_t, (n,), jnp.float32)
-    radius = jnp.where(labels == 0, jnp.float32(1.0), factor)
-    x = radius[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1)
-    return x + _gaussian(k_eps, (n, 2), noise), labels
+@partial(jax.jit, static_argnames=("n", "k_classes"))
+def _spirals(key, noise, *, n, k_classes):
+    k_lab, k_r, k_eps = jax.random.split(key, 3)
+    labels = _balanced_labels(k_lab, n, k_classes)
+    r = jax.random.uniform(k_r, (n,), jnp.float32)
+    theta = (2.0 * math.pi / k_classes) * labels.astype(jnp.float32) + 4.0 * r
+    theta = theta + _gaussian(k_eps, (n,), noise)
+    return r[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1), labels
 
 
 def make_spirals(n_samples: int, *, key: jax.Array, n_classes: int = 3, noise: float = 0.2):
@@ -216,22 +245,20 @@ def make_spirals(n_samples: int, *, key: jax.Array, n_classes: int = 3, noise: f
     References:
       Karpathy, CS231n "Putting it together: minimal neural network case study" (2016).
     """
-    key = require_key(key, "make_spirals")
-    k_classes = count(n_classes, "n_classes", minimum=2)
-    n = count(n_samples, "n_samples", minimum=k_classes)
-    noise = non_negative(noise, "noise")
-    x, labels = _spirals(key, np.float32(noise), n=n, k_classes=k_classes)
-    return host(x, np.float32), host(labels, np.int32)
+    key, n, k_classes, noise = _checked("make_spirals", key, n_samples, noise, n_classes)
+    return _on_host(*_spirals(key, np.float32(noise), n=n, k_classes=k_classes))
 
 
-@partial(jax.jit, static_argnames=("n", "k_classes"))
-def _spirals(key, noise, *, n, k_classes):
-    k_lab, k_r, k_eps = jax.random.split(key, 3)
-    labels = _balanced_labels(k_lab, n, k_classes)
-    r = jax.random.uniform(k_r, (n,), jnp.float32)
-    theta = (2.0 * math.pi / k_classes) * labels.astype(jnp.float32) + 4.0 * r
-    theta = theta + _gaussian(k_eps, (n,), noise)
-    return r[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1), labels
+@partial(jax.jit, static_argnames="n")
+def _xor(key, noise, *, n):
+    k_lab, k_mag, k_sign, k_eps = jax.random.split(key, 4)
+    labels = _balanced_labels(k_lab, n, 2)
+    magnitude = jax.random.uniform(k_mag, (n, 2), jnp.float32)  # |x_1|, |x_2| in [0, 1)
+    sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (n,)), 1.0, -1.0)
+    # class 0: quadrants (+,+) and (-,-); class 1: (+,-) and (-,+).
+    second = jnp.where(labels == 0, 1.0, -1.0)
+    x = sign[:, None] * jnp.stack([magnitude[:, 0], second * magnitude[:, 1]], axis=1)
+    return x + _gaussian(k_eps, (n, 2), noise), labels
 
 
 def make_xor(n_samples: int, *, key: jax.Array, noise: float = 0.1):
@@ -253,20 +280,5 @@ def make_xor(n_samples: int, *, key: jax.Array, noise: float = 0.1):
     Raises:
       TypeError, ValueError: a missing key, ``n_samples < 2`` or negative ``noise``.
     """
-    key = require_key(key, "make_xor")
-    n = count(n_samples, "n_samples", minimum=2)
-    noise = non_negative(noise, "noise")
-    x, labels = _xor(key, np.float32(noise), n=n)
-    return host(x, np.float32), host(labels, np.int32)
-
-
-@partial(jax.jit, static_argnames="n")
-def _xor(key, noise, *, n):
-    k_lab, k_mag, k_sign, k_eps = jax.random.split(key, 4)
-    labels = _balanced_labels(k_lab, n, 2)
-    magnitude = jax.random.uniform(k_mag, (n, 2), jnp.float32)  # |x_1|, |x_2| in [0, 1)
-    sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (n,)), 1.0, -1.0)
-    # class 0: quadrants (+,+) and (-,-); class 1: (+,-) and (-,+).
-    second = jnp.where(labels == 0, 1.0, -1.0)
-    x = sign[:, None] * jnp.stack([magnitude[:, 0], second * magnitude[:, 1]], axis=1)
-    return x + _gaussian(k_eps, (n, 2), noise), labels
+    key, n, _, noise = _checked("make_xor", key, n_samples, noise)
+    return _on_host(*_xor(key, np.float32(noise), n=n))

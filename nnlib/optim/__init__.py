@@ -37,25 +37,19 @@ References:
   Pascanu, Mikolov & Bengio, "On the difficulty of training RNNs", ICML 2013 (clipping).
 
 The package, one concept per module: :mod:`~nnlib.optim.base` (the interface, ``chain``,
-``apply_updates``), :mod:`~nnlib.optim.transforms` (momentum, RMSprop, AdaGrad, Adam
-scalings), :mod:`~nnlib.optim.regularize` (clipping, weight decay, penalties) and
-:mod:`~nnlib.optim.aliases` (the optimizers by name).
+``apply_updates``, ``stateless``), :mod:`~nnlib.optim.numerics` (step counters, filled
+pytrees), :mod:`~nnlib.optim.transforms` (learning-rate, momentum, RMSprop, AdaGrad and Adam
+scalings, each with its state), :mod:`~nnlib.optim.regularize` (clipping, weight decay,
+penalties) and :mod:`~nnlib.optim.aliases` (the optimizers by name).
 """
 
 from nnlib.optim.aliases import adagrad, adam, adamw, get, momentum, rmsprop, sgd
 from nnlib.optim.base import (
-    AdagradState,
-    AdamState,
     EmptyState,
     GradientTransformation,
-    RmsState,
     ScalarOrSchedule,
-    ScheduleState,
-    TraceState,
     apply_updates,
     chain,
-    scale,
-    scale_by_learning_rate,
 )
 from nnlib.optim.regularize import (
     add_decayed_weights,
@@ -65,7 +59,19 @@ from nnlib.optim.regularize import (
     l1_penalty,
     l2_penalty,
 )
-from nnlib.optim.transforms import scale_by_adagrad, scale_by_adam, scale_by_rms, trace
+from nnlib.optim.transforms import (
+    AdagradState,
+    AdamState,
+    RmsState,
+    ScheduleState,
+    TraceState,
+    scale,
+    scale_by_adagrad,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    trace,
+)
 # The schedules are re-exported (``optim.cosine_decay``): a learning rate may be a schedule.
 from nnlib.schedules import (
     Schedule,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from nnlib import validation
-from nnlib.optim.base import (
-    GradientTransformation,
-    ScalarOrSchedule,
-    _check_learning_rate,
-    chain,
-    scale_by_learning_rate,
-)
+from nnlib.optim.base import GradientTransformation, ScalarOrSchedule, chain, check_learning_rate
 from nnlib.optim.regularize import add_decayed_weights
-from nnlib.optim.transforms import scale_by_adagrad, scale_by_adam, scale_by_rms, trace
+from nnlib.optim.transforms import (
+    scale_by_adagrad,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    trace,
+)
 
 
 def sgd(
@@ -27,7 +27,7 @@ def sgd(
       momentum: ``mu`` in ``[0, 1)``, or None for plain SGD.
       nesterov: use Nesterov momentum (needs ``momentum``).
     """
-    _check_learning_rate(learning_rate)
+    check_learning_rate(learning_rate)
     if momentum is None:
         if nesterov:
             raise ValueError("nesterov=True needs a momentum value, e.g. momentum=0.9")
@@ -46,7 +46,7 @@ def adagrad(
     learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1, eps: float = 1e-7
 ) -> GradientTransformation:
     """AdaGrad (Duchi et al. 2011): :func:`scale_by_adagrad`, then ``-learning_rate``."""
-    _check_learning_rate(learning_rate)
+    check_learning_rate(learning_rate)
     return chain(
         scale_by_adagrad(initial_accumulator_value, eps), scale_by_learning_rate(learning_rate)
     )
@@ -61,7 +61,7 @@ def rmsprop(
 ) -> GradientTransformation:
     """RMSprop (Hinton et al. 2012, lecture 6e): :func:`scale_by_rms`, ``-learning_rate``, then
     an optional :func:`trace` (momentum is applied *after* the learning rate, as in optax)."""
-    _check_learning_rate(learning_rate)
+    check_learning_rate(learning_rate)
     parts = [scale_by_rms(decay, eps), scale_by_learning_rate(learning_rate)]
     if momentum is not None:
         parts.append(trace(momentum, nesterov))
@@ -74,7 +74,7 @@ def adam(
     learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 ) -> GradientTransformation:
     """Adam (Kingma & Ba 2015): :func:`scale_by_adam`, then ``-learning_rate``."""
-    _check_learning_rate(learning_rate)
+    check_learning_rate(learning_rate)
     return chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate))
 
 
@@ -91,7 +91,7 @@ def adamw(
     not divided by :math:`\sqrt{v}` as an L2 penalty in the loss would be. ``update`` needs
     ``params``.
     """
-    _check_learning_rate(learning_rate)
+    check_learning_rate(learning_rate)
     return chain(
         scale_by_adam(b1, b2, eps),
         add_decayed_weights(weight_decay),

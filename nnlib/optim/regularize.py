@@ -7,7 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnlib.optim.base import GradientTransformation, _check, _stateless
+from nnlib import validation
+from nnlib.optim.base import GradientTransformation, stateless
 
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
@@ -16,7 +17,7 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     Placed before :func:`scale_by_learning_rate` this is decoupled weight decay
     (Loshchilov & Hutter 2019): the parameter shrinks by ``lr * lambda * w`` each step.
     """
-    _check(weight_decay, "weight_decay")
+    validation.non_negative(weight_decay, "weight_decay")
 
     def fn(grads, params):
         if params is None:
@@ -25,7 +26,7 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
             )
         return jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
 
-    return _stateless(fn)
+    return stateless(fn)
 
 
 def clip(max_delta: float) -> GradientTransformation:
@@ -38,8 +39,8 @@ def clip(max_delta: float) -> GradientTransformation:
       A stateless :class:`GradientTransformation`; its ``update`` maps ``grads`` (a pytree of
       arrays of any shapes, matching ``params``) to clipped updates of the same shapes.
     """
-    _check(max_delta, "max_delta")
-    return _stateless(
+    validation.non_negative(max_delta, "max_delta")
+    return stateless(
         lambda grads, params: jax.tree.map(lambda g: jnp.clip(g, -max_delta, max_delta), grads)
     )
 
@@ -66,7 +67,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     ``max_norm > 0``. ``update`` maps ``grads`` (a pytree of arrays of any shapes, matching
     ``params``) to updates of the same structure and shapes.
     """
-    _check(max_norm, "max_norm", strict=True)
+    validation.non_negative(max_norm, "max_norm", strict=True)
 
     def fn(grads, params):
         norm = global_norm(grads)
@@ -74,7 +75,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
             lambda g: jnp.where(norm < max_norm, g, g / norm.astype(g.dtype) * max_norm), grads
         )
 
-    return _stateless(fn)
+    return stateless(fn)
 
 
 # ----------------------------------------------------------------- penalties
@@ -84,11 +85,11 @@ def l2_penalty(params: Any, scale: float = 1.0) -> jax.Array:
     Its gradient is ``scale * w``. Add it to the loss; with plain SGD this equals
     ``add_decayed_weights(scale)``, with Adam it does not (see :func:`adamw`).
     """
-    _check(scale, "scale")
+    validation.non_negative(scale, "scale")
     return 0.5 * scale * sum(jnp.sum(jnp.square(w)) for w in jax.tree.leaves(params))
 
 
 def l1_penalty(params: Any, scale: float = 1.0) -> jax.Array:
     r"""L1 penalty (drives weights to exactly zero): :math:`\lambda \sum_i |w_i|`."""
-    _check(scale, "scale")
+    validation.non_negative(scale, "scale")
     return scale * sum(jnp.sum(jnp.abs(w)) for w in jax.tree.leaves(params))
