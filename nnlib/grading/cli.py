@@ -34,11 +34,9 @@ from pathlib import Path
 def _grade(argv: list[str]) -> int:
     from nnlib.grading import autograde, sandbox
 
-    p = argparse.ArgumentParser(prog="nnlib-grade", description="Grade a folder of notebooks.")
-    p.add_argument("assignment")
+    p = _assignment_parser("nnlib-grade")
+    p.description = "Grade a folder of notebooks."
     p.add_argument("submissions", type=Path)
-    p.add_argument("--course", type=Path, default=None,
-                   help="the course folder holding solutions/ (default: $NNLIB_COURSE or .)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--timeout", type=float, default=600.0, help="whole notebook, seconds")
@@ -62,15 +60,28 @@ def _grade(argv: list[str]) -> int:
     return 0
 
 
-def _release(argv: list[str]) -> int:
-    from nnlib.grading import autograde, notebooks
+def _assignment_parser(prog: str, what: str = "assignment") -> argparse.ArgumentParser:
+    """A parser whose first argument names an assignment, with ``--course``."""
+    p = argparse.ArgumentParser(prog=prog)
+    p.add_argument(what)
+    p.add_argument("--course", type=Path, default=None,
+                   help="the course folder holding solutions/ (default: $NNLIB_COURSE or .)")
+    return p
 
-    p = argparse.ArgumentParser(prog="nnlib-grade release")
-    p.add_argument("solution")
-    p.add_argument("--course", type=Path, default=None, help="the course folder (default: .)")
+
+def _source(a: argparse.Namespace, what: str = "assignment") -> Path:
+    from nnlib.grading import autograde
+
+    return autograde.resolve_source(getattr(a, what), a.course)
+
+
+def _release(argv: list[str]) -> int:
+    from nnlib.grading import notebooks
+
+    p = _assignment_parser("nnlib-grade release", "solution")
     p.add_argument("--out", type=Path, default=None, help="default: assignments/ beside solutions/")
     a = p.parse_args(argv)
-    src = autograde.resolve_source(a.solution, a.course)
+    src = _source(a, "solution")
     out = a.out or src.parents[2] / "assignments"
     dest = notebooks.release_file(src, out / src.stem / src.name)
     print(f"wrote {dest}")
@@ -78,29 +89,25 @@ def _release(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    from nnlib.grading import autograde, demo
+    from nnlib.grading import demo
 
-    p = argparse.ArgumentParser(prog="nnlib-grade demo-class")
-    p.add_argument("assignment")
-    p.add_argument("--course", type=Path, default=None, help="the course folder (default: .)")
+    p = _assignment_parser("nnlib-grade demo-class")
     p.add_argument("out", type=Path)
     p.add_argument("--n", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    paths = demo.make_class(autograde.resolve_source(a.assignment, a.course), a.out, n=a.n, seed=a.seed)
+    paths = demo.make_class(_source(a), a.out, n=a.n, seed=a.seed)
     print(f"wrote {len(paths)} submissions to {a.out}")
     return 0
 
 
 def _gradescope(argv: list[str]) -> int:
-    from nnlib.grading import autograde, gradescope
+    from nnlib.grading import gradescope
 
-    p = argparse.ArgumentParser(prog="nnlib-grade gradescope")
-    p.add_argument("assignment")
-    p.add_argument("--course", type=Path, default=None, help="the course folder (default: .)")
+    p = _assignment_parser("nnlib-grade gradescope")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
-    print(f"wrote {gradescope.package(autograde.resolve_source(a.assignment, a.course), a.out)}")
+    print(f"wrote {gradescope.package(_source(a), a.out)}")
     return 0
 
 
