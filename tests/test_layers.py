@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from layer_checks import F64, check_backward, normal
+from layer_checks import F64, check_backward, normal, own_docstring
 
 import nnlib
 from nnlib import layers as L
@@ -190,12 +190,29 @@ def test_changed_hyperparameters_take_effect():
     L.Sequential([L.Dense(2)]),
 ], ids=repr)
 def test_every_layer_method_has_a_docstring_with_shapes(layer):
-    import pydoc  # what help(Dense.forward) shows
-
+    # Layer.__init_subclass__ copies the contract's docstring (which has shapes) onto a method
+    # without one, so help(Dense.forward) always shows something; the layer's own is checked.
     for name in ("init", "forward", "backward"):
-        doc = pydoc.getdoc(getattr(type(layer), name))
+        doc = own_docstring(type(layer), name)
+        assert doc, f"{type(layer).__name__}.{name} has no docstring of its own"
         assert any(s in doc for s in ("shape", "(B", "(N", "(...")), (name, doc)
 
+
+
+def test_own_docstring_sees_through_the_copied_contract():
+    class Bare(L.Layer):  # no docstrings: __init_subclass__ gives them the contract's
+        def forward(self, params, x, *, train=False, key=None, state=None):
+            return x, {}
+
+    class BareDense(L.Dense):  # gets Dense.forward's docstring copied
+        def forward(self, params, x, *, train=False, key=None, state=None):
+            return super().forward(params, x)
+
+    assert "(B, *in_shape)" in Bare.forward.__doc__  # what help() shows
+    assert BareDense.forward.__doc__ == L.Dense.forward.__doc__
+    assert own_docstring(Bare, "forward") == own_docstring(Bare, "backward") == ""
+    assert own_docstring(BareDense, "forward") == ""
+    assert "out_shape = (units,)" in own_docstring(BareDense, "init")  # Dense's, inherited
 
 # ------------------------------------------------------------------------------- Dropout
 def test_dropout_backward_with_fixed_key():
