@@ -6,9 +6,9 @@ the same four hyperparameters for that part (``activation``, ``use_bias``, ``ker
 ``bias_init``); the functions here read them from the layer on every call, so that one
 changed after construction (``dense.activation = "tanh"``) takes effect::
 
-    params = init_kernel_and_bias(layer, key, kernel_shape, dtype)  # {"W": kernel_shape, "b": (C_out,)}
-    y, cache = bias_and_activation(layer, params, z, x)             # y = act(z + b); cache["x"] = x
-    dz = activation_backward(layer, cache, dy)                      # dL/dz from dy = dL/dy
+    params = init_kernel_and_bias(layer, key, kernel_shape, dtype)  # {"W": ..., "b": (C_out,)}
+    y, cache = bias_and_activation(layer, params, z, x)        # y = act(z + b); cache["x"] = x
+    dz = activation_backward(layer, cache, dy)                 # dL/dz from dy = dL/dy
 
 ``C_out = kernel_shape[-1]``; ``z`` and ``y`` have shape ``(B, ..., C_out)``. The bias
 gradient is ``db = sum dz`` over every axis but the last, which the layer computes next to
