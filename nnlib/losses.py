@@ -33,8 +33,9 @@ import numpy as np
 
 from nnlib import validation
 
-# One stable implementation of both, shared with the softmax activation (re-exported here).
-from nnlib.layers.activations import log_softmax, logsumexp
+# The stable implementations the softmax activation uses too; log_softmax and logsumexp are
+# re-exported here.
+from nnlib.numerics import log_softmax, logsumexp, softmax
 
 EPSILON = 1e-7
 
@@ -296,7 +297,7 @@ def softmax_cross_entropy_grad(y_pred: Any, y_true: Any) -> jax.Array:
     For targets that sum to 1 this is the familiar :math:`(\mathrm{softmax}(z) - y)/M`.
     """
     z, y = _pair(y_pred, y_true, class_axis=True)
-    p = jnp.exp(log_softmax(z))
+    p = softmax(z)
     return (p * jnp.sum(y, axis=-1, keepdims=True) - y) / _n_examples(z)
 
 
@@ -332,7 +333,7 @@ def softmax_cross_entropy_with_integer_labels_grad(y_pred: Any, y_true: Any) -> 
     :func:`softmax_cross_entropy_with_integer_labels`."""
     z, c = _labels(y_pred, y_true, "softmax_cross_entropy_with_integer_labels")
     onehot = jax.nn.one_hot(c, z.shape[-1], dtype=z.dtype)
-    return (jnp.exp(log_softmax(z)) - onehot) / _n_examples(z)
+    return (softmax(z) - onehot) / _n_examples(z)
 
 
 # ------------------------------------------------------ categorical (probability) forms

@@ -1,8 +1,12 @@
 """Shared helpers for the layer tests: hand-written backward vs jax.vjp, in float64."""
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from nnlib.layers import Layer
 
 F64 = jnp.float64
 
@@ -44,3 +48,20 @@ def check_backward(layer, params, x, *, train=False, key=None, state=None, seed=
     assert_tree_close(got_dp, want_dp, rtol, "dparams")
     assert_tree_close(got_dx, want_dx, rtol, "dx")
     return got_dp, got_dx
+
+
+def own_docstring(cls, name):
+    """The docstring written for method ``name`` of layer class ``cls``, or "" if none was.
+
+    ``Layer.__init_subclass__`` copies the docstring of the class above onto a method that
+    has none, so ``cls.forward.__doc__`` is never empty. This looks at the function where
+    ``cls`` gets it from (its own ``__dict__`` or a base's) and returns "" when that
+    function's docstring is a copy, i.e. the one the same method has further up the MRO (or
+    when the method is the contract itself, ``Layer``'s).
+    """
+    owner = next(k for k in cls.__mro__ if name in vars(k))
+    doc = vars(owner)[name].__doc__
+    above = [getattr(base, name).__doc__ for base in owner.__mro__[1:] if hasattr(base, name)]
+    if owner is Layer or not doc or doc in above:
+        return ""
+    return inspect.cleandoc(doc)

@@ -1,42 +1,36 @@
-"""Tests for Conv2D, MaxPool2D and Flatten (NHWC)."""
+"""Tests for Conv2D, MaxPool2D and Flatten (NHWC). Their backward passes against jax.vjp,
+dtypes, retracing and repr: the rows of tests/layer_table.py, run by test_layers.py."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from layer_checks import F64, check_backward, normal
+from layer_table import LAYERS, build, case_id, small_cnn
 
 from nnlib import layers as L
 
 KEY = jax.random.key(0)
 
 
-@pytest.mark.parametrize("kwargs, in_shape, out_shape", [
-    ({"filters": 3, "kernel_size": 3}, (7, 6, 2), (5, 4, 3)),
-    ({"filters": 2, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
-     (7, 6, 2), (4, 3, 2)),
-    ({"filters": 2, "kernel_size": (2, 3), "strides": (2, 1), "padding": "same", "use_bias": False},
-     (6, 5, 3), (3, 5, 2)),
-])
-def test_conv2d_forward_matches_lax_and_backward_matches_vjp(kwargs, in_shape, out_shape):
-    layer = L.Conv2D(**kwargs)
-    params, got_shape = layer.init(KEY, in_shape, dtype=F64)
-    assert got_shape == out_shape
-    assert params["W"].shape == (*layer._k, in_shape[-1], kwargs["filters"])
-    x = normal(1, (2, *in_shape))
-    if "b" in params:
-        params["b"] = normal(2, params["b"].shape)
+CONV_ROWS = [case for case in LAYERS if isinstance(case.make(), L.Conv2D)]
+
+
+@pytest.mark.parametrize("case", CONV_ROWS, ids=case_id)
+def test_conv2d_forward_matches_lax(case):  # backward: the same rows in test_layers.py
+    layer, params, _, x, got_shape = build(case, F64)  # x (2, *in_shape), a random bias
+    in_shape = x.shape[1:]
+    assert got_shape == case.out_shape
+    assert params["W"].shape == (*layer._k, in_shape[-1], layer.filters)
     y = layer.apply(params, x)
-    assert y.shape == (2, *out_shape)
+    assert y.shape == (2, *case.out_shape)
     ref = jax.lax.conv_general_dilated(
-        x, params["W"], layer._s, kwargs.get("padding", "valid").upper(),
+        x, params["W"], layer._s, layer.padding.upper(),
         dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest")
     if "b" in params:
         ref = ref + params["b"]
-    if kwargs.get("activation") == "relu":
-        ref = jnp.maximum(ref, 0.0)
+    ref = L.get_activation(layer.activation).apply({}, ref)
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
-    check_backward(layer, params, x)
 
 
 def test_maxpool_forward_and_backward_with_ties():
@@ -55,40 +49,20 @@ def test_maxpool_forward_and_backward_with_ties():
     np.testing.assert_allclose(dy_sum, dy, rtol=1e-12)
 
 
-@pytest.mark.parametrize("pool_size, strides, in_shape, out_shape", [
-    (3, 2, (7, 5, 1), (3, 2, 1)),        # overlapping windows
-    ((2, 1), None, (4, 3, 2), (2, 3, 2)),
-])
-def test_maxpool_shapes_and_backward(pool_size, strides, in_shape, out_shape):
-    layer = L.MaxPool2D(pool_size, strides)
-    assert layer.init(KEY, in_shape)[1] == out_shape
-    x = jnp.round(normal(4, (2, *in_shape)) * 2)
-    assert layer.apply({}, x).shape == (2, *out_shape)
-    check_backward(layer, {}, x)
-
-
 def test_flatten():
     layer = L.Flatten()
     assert layer.init(KEY, (3, 4, 2)) == ({}, (24,))
     x = normal(5, (2, 3, 4, 2))
     y = layer.apply({}, x)
-    np.testing.assert_array_equal(y, x.reshape(2, 24))
-    check_backward(layer, {}, x)
+    np.testing.assert_array_equal(y, x.reshape(2, 24))  # backward: row Flatten
 
 
-def test_small_cnn_backward():
-    model = L.Sequential([
-        L.Conv2D(3, 3, padding="same", activation="relu"), L.MaxPool2D(),
-        L.Conv2D(4, 3, strides=2, padding="same", use_bias=False),  # BatchNorm cancels a bias
-        L.BatchNorm(), L.ReLU(),
-        L.Flatten(), L.Dropout(0.25), L.Dense(5),
-    ])
+def test_small_cnn_shapes_and_state():  # backward: row Sequential-cnn
+    model = small_cnn()
     params, out_shape = model.init(KEY, (8, 8, 1), dtype=F64)
     assert out_shape == (5,)
     state = model.init_state((8, 8, 1), dtype=F64)
     assert state[3]["mean"].shape == (4,)
-    check_backward(model, params, normal(6, (3, 8, 8, 1)), train=True,
-                   key=jax.random.key(1), state=state)
 
 
 def test_conv_errors():

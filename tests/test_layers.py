@@ -1,4 +1,5 @@
-"""Tests for nnlib.layers: activations, Dense, Dropout, BatchNorm, Sequential."""
+"""Tests for nnlib.layers: the table-driven checks of every layer, then activations, Dense,
+Dropout, BatchNorm, Sequential (Conv2D, MaxPool2D and Flatten: test_conv.py)."""
 
 import sys
 import types
@@ -9,13 +10,107 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from layer_checks import F64, check_backward, normal
+from layer_checks import F64, check_backward, normal, own_docstring
+from layer_table import LAYER_CLASSES, LAYERS, build, case_id, mlp, random_batchnorm
 
 import nnlib
 from nnlib import layers as L
 
 KEY = jax.random.key(0)
 floats = st.floats(-30.0, 30.0, allow_nan=False)
+
+
+# ------------------------------------------------------- every layer in layer_table.LAYERS
+def test_the_table_has_every_layer_nnlib_exports():
+    exported = {getattr(L, name) for name in L.__all__}
+    layer_classes = {c for c in exported if isinstance(c, type) and issubclass(c, L.Layer)}
+    missing = layer_classes - {L.Layer} - set(LAYER_CLASSES)
+    names = sorted(cls.__name__ for cls in missing)
+    assert not missing, f"add a row to tests/layer_table.py for {names}"
+    assert len({case.id for case in LAYERS}) == len(LAYERS), "row ids must be unique"
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=case_id)
+def test_backward_matches_jax_vjp(case):
+    layer, params, state, x, out_shape = build(case, F64)
+    assert out_shape == case.out_shape
+    assert jax.tree.map(lambda a: a.shape, params) == case.param_shapes
+    y = jax.eval_shape(lambda p, x: layer.apply(p, x, train=case.train, key=case.prng_key(),
+                                                state=state), params, x)
+    assert y.shape == (x.shape[0], *case.out_shape)
+    check_backward(layer, params, x, train=case.train, key=case.prng_key(), state=state)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, F64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", LAYERS, ids=case_id)
+def test_params_outputs_and_gradients_keep_the_dtype(case, dtype):
+    layer = case.make()
+    leaves = jax.tree.leaves(layer.init(KEY, case.x_shape[1:], dtype=dtype)[0])
+    leaves += jax.tree.leaves(layer.init_state(case.x_shape[1:], dtype=dtype))
+    assert all(leaf.dtype == dtype for leaf in leaves), [leaf.dtype for leaf in leaves]
+    _, params, state, x, _ = build(case, dtype)
+    y, cache = layer.forward(params, x, train=case.train, key=case.prng_key(), state=state)
+    dparams, dx = layer.backward(params, cache, jnp.ones_like(y))
+    new_state = L.updated_state(cache)
+    for what, tree in [("y", y), ("dparams", dparams), ("dx", dx), ("state", new_state)]:
+        got = {str(leaf.dtype) for leaf in jax.tree.leaves(tree)}
+        assert got <= {jnp.dtype(dtype).name}, f"{what}: {got} from {jnp.dtype(dtype).name} inputs"
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=case_id)
+def test_forward_and_backward_trace_once(case):
+    layer, params, state, x, _ = build(case, jnp.float32)
+    traces = []
+
+    @jax.jit
+    def step(params, x, key, state):
+        traces.append(1)  # runs only while tracing
+        y, cache = layer.forward(params, x, train=case.train, key=key, state=state)
+        return layer.backward(params, cache, jnp.ones_like(y)), L.updated_state(cache)
+
+    _, state = step(params, x, case.prng_key(), state)
+    _, state = step(params, x + 1, case.prng_key(1), state)  # new values and state, same shapes
+    assert len(traces) == 1
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=case_id)
+def test_repr_evaluates_back_to_the_same_hyperparameters(case):
+    layer = case.make()
+    text = repr(layer)
+    assert text.startswith(f"{type(layer).__name__}(")
+    again = eval(text, dict(vars(L)))  # noqa: S307 (our own repr)
+    assert type(again) is type(layer) and repr(again) == text
+
+    def shown(lay):
+        return {name: repr(value) for name, value in lay.hyperparameters().items()}
+
+    assert shown(again) == shown(layer)
+
+
+@pytest.mark.parametrize("cls", LAYER_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_layer_method_has_a_docstring_with_shapes(cls):
+    # Layer.__init_subclass__ copies the contract's docstring (which has shapes) onto a method
+    # without one, so help(Dense.forward) always shows something; the layer's own is checked.
+    for name in ("init", "forward", "backward"):
+        doc = own_docstring(cls, name)
+        assert doc, f"{cls.__name__}.{name} has no docstring of its own"
+        assert any(s in doc for s in ("shape", "(B", "(N", "(...")), (name, doc)
+
+
+def test_own_docstring_sees_through_the_copied_contract():
+    class Bare(L.Layer):  # no docstrings: __init_subclass__ gives them the contract's
+        def forward(self, params, x, *, train=False, key=None, state=None):
+            return x, {}
+
+    class BareDense(L.Dense):  # gets Dense.forward's docstring copied
+        def forward(self, params, x, *, train=False, key=None, state=None):
+            return super().forward(params, x)
+
+    assert "(B, *in_shape)" in Bare.forward.__doc__  # what help() shows
+    assert BareDense.forward.__doc__ == L.Dense.forward.__doc__
+    assert own_docstring(Bare, "forward") == own_docstring(Bare, "backward") == ""
+    assert own_docstring(BareDense, "forward") == ""
+    assert "out_shape = (units,)" in own_docstring(BareDense, "init")  # Dense's, inherited
 
 
 # --------------------------------------------------------------------------- activations
@@ -94,15 +189,6 @@ def test_relu_idempotent_and_nonnegative(values):
     assert bool(jnp.all(L.relu(x) >= 0))
 
 
-@pytest.mark.parametrize("layer", [L.Identity(), L.Sigmoid(), L.Tanh(), L.ReLU(),
-                                   L.LeakyReLU(0.1), L.Softmax()], ids=repr)
-def test_activation_layer_backward(layer):
-    shape = (2, 3, 5)  # any rank works; softmax acts on the last axis
-    params, out_shape = layer.init(KEY, shape[1:])
-    assert params == {} and out_shape == shape[1:]
-    check_backward(layer, params, normal(1, shape) * 3)
-
-
 def test_get_activation():
     assert isinstance(L.get_activation("ReLU"), L.ReLU)
     assert isinstance(L.get_activation(None), L.Identity)
@@ -118,21 +204,12 @@ def test_get_activation():
 
 
 # --------------------------------------------------------------------------------- Dense
-@pytest.mark.parametrize("activation", [None, "relu", "softmax", L.LeakyReLU(0.2)])
-def test_dense_backward(activation):
-    layer = L.Dense(4, activation=activation)
-    params, out_shape = layer.init(KEY, (6,), dtype=F64)
-    assert out_shape == (4,)
-    check_backward(layer, params, normal(2, (5, 6)))
-
-
 def test_dense_init_and_forward_values():
     layer = L.Dense(3, use_bias=False, kernel_init="ones")
     params, _ = layer.init(KEY, (2,), dtype=F64)
     assert set(params) == {"W"} and params["W"].shape == (2, 3)
     y = layer.apply(params, jnp.array([[1.0, 2.0]], F64))
-    np.testing.assert_allclose(y, [[3.0, 3.0, 3.0]])
-    check_backward(layer, params, normal(3, (4, 2)))
+    np.testing.assert_allclose(y, [[3.0, 3.0, 3.0]])  # backward: row Dense-no-bias-ones
     p32, _ = L.Dense(3).init(KEY, (2,))
     assert p32["W"].dtype == jnp.float32 and p32["b"].dtype == jnp.float32
     np.testing.assert_array_equal(p32["b"], 0.0)
@@ -184,19 +261,6 @@ def test_changed_hyperparameters_take_effect():
                                rtol=1e-12)
 
 
-@pytest.mark.parametrize("layer", [
-    L.Dense(3), L.Conv2D(2, 3), L.MaxPool2D(), L.Flatten(), L.Dropout(0.5), L.BatchNorm(),
-    L.ReLU(), L.LeakyReLU(), L.Sigmoid(), L.Tanh(), L.Softmax(), L.Identity(),
-    L.Sequential([L.Dense(2)]),
-], ids=repr)
-def test_every_layer_method_has_a_docstring_with_shapes(layer):
-    import pydoc  # what help(Dense.forward) shows
-
-    for name in ("init", "forward", "backward"):
-        doc = pydoc.getdoc(getattr(type(layer), name))
-        assert any(s in doc for s in ("shape", "(B", "(N", "(...")), (name, doc)
-
-
 # ------------------------------------------------------------------------------- Dropout
 def test_dropout_backward_with_fixed_key():
     layer = L.Dropout(0.4)
@@ -223,7 +287,6 @@ def test_dropout_identity_modes_and_errors():
     x = normal(5, (3, 4))
     np.testing.assert_array_equal(L.Dropout(0.5).apply({}, x, train=False), x)
     np.testing.assert_array_equal(L.Dropout(0.0).apply({}, x, train=True), x)  # no key needed
-    check_backward(L.Dropout(0.5), {}, x, train=False)
     assert L.Dropout(0.5).needs_key and not L.Dropout(0.0).needs_key
     with pytest.raises(ValueError, match="needs a PRNG key"):
         L.Dropout(0.5).apply({}, x, train=True)
@@ -240,17 +303,7 @@ def test_dropout_identity_modes_and_errors():
 def _bn(shape):
     layer = L.BatchNorm()
     params, _ = layer.init(KEY, shape[1:], dtype=F64)
-    params = {"gamma": 1.0 + normal(8, params["gamma"].shape) * 0.1,
-              "beta": normal(9, params["beta"].shape)}
-    state = {"mean": normal(10, params["gamma"].shape), "var": 1.0 + jnp.abs(normal(11, params["gamma"].shape))}
-    return layer, params, state
-
-
-@pytest.mark.parametrize("shape", [(8, 5), (3, 4, 4, 2)])
-@pytest.mark.parametrize("train", [True, False])
-def test_batchnorm_backward(shape, train):
-    layer, params, state = _bn(shape)
-    check_backward(layer, params, normal(12, shape) * 2 + 1, train=train, state=state)
+    return (layer, *random_batchnorm(params, layer.init_state(shape[1:], dtype=F64)))
 
 
 @pytest.mark.parametrize("shape", [(64, 3), (4, 5, 5, 3)])
@@ -294,19 +347,12 @@ def test_batchnorm_errors():
 
 
 # ---------------------------------------------------------------------------- Sequential
-def _mlp():
-    return L.Sequential([L.Dense(8, activation="relu"), L.BatchNorm(), L.Dropout(0.3),
-                         L.Dense(6, activation="tanh"), L.Dropout(0.2), L.Dense(3),
-                         L.Softmax()])
-
-
-def test_sequential_backward():
-    model = _mlp()
+def test_sequential_init_and_updated_state():  # backward: row Sequential-mlp
+    model = mlp()
     params, out_shape = model.init(KEY, (5,), dtype=F64)
     state = model.init_state((5,), dtype=F64)
     assert out_shape == (3,) and len(params) == len(state) == 7
     x = normal(15, (9, 5))
-    check_backward(model, params, x, train=True, key=jax.random.key(3), state=state)
     _, cache = model.forward(params, x, train=True, key=jax.random.key(3), state=state)
     new_state = L.updated_state(cache)
     assert new_state[0] == {} and not np.allclose(new_state[1]["mean"], 0.0)
@@ -340,14 +386,11 @@ def test_sequential_build_summary_and_nesting():
     assert len(model.params) == 2 and model.state[0][1]["var"].shape == (4,)
     text = model.summary()
     assert "(None, 2)" in text and "Total params: 34" in text  # 16 + 8 + 10
-    x = normal(16, (5, 3))
-    params, _ = model.init(KEY, (3,), dtype=F64)
-    check_backward(model, params, x, train=True, state=model.init_state((3,), dtype=F64))
     assert repr(model).startswith("Sequential([\n    Sequential([")
 
 
 def test_sequential_jit_does_not_recompile():
-    model = _mlp()
+    model = mlp()
     params, _ = model.init(KEY, (5,))
     state = model.init_state((5,))
     traces = []

@@ -1,6 +1,8 @@
 """Tests for nnlib.losses: closed forms, hand-written grads vs jax.grad, stability, lookup."""
 
 import functools
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -174,6 +176,16 @@ def test_logsumexp_and_log_softmax():
         jax.grad(lambda v: L.logsumexp(v))(x[0]), jax.nn.softmax(x[0]), rtol=1e-12
     )
 
+
+
+def test_losses_share_the_numerics_without_importing_the_layers():
+    """softmax/log_softmax/logsumexp live in nnlib.numerics, below both losses and layers."""
+    from nnlib import numerics
+
+    assert L.log_softmax is numerics.log_softmax and L.logsumexp is numerics.logsumexp
+    code = "import sys, nnlib.losses; print(sorted(m for m in sys.modules if 'nnlib.layers' in m))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]", f"importing nnlib.losses imported {run.stdout.strip()}"
 
 # ------------------------------------------------------------- gradients against jax.grad
 @pytest.mark.parametrize("case", CASES, ids=_id)

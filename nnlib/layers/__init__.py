@@ -13,26 +13,8 @@ Images are NHWC ``(batch, height, width, channels)``. The functional activations
 (``sigmoid``, ``relu``, ...) are here too, for lessons and widgets.
 """
 
-from nnlib.layers.activations import (
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Tanh,
-    get_activation,
-    leaky_relu,
-    leaky_relu_grad,
-    log_softmax,
-    logsumexp,
-    relu,
-    relu_grad,
-    sigmoid,
-    sigmoid_grad,
-    softmax,
-    tanh,
-    tanh_grad,
-)
+from nnlib.layers import activations
+from nnlib.layers.activations import *  # noqa: F403 (the names in activations.__all__)
 from nnlib.layers.base import Layer, updated_state
 from nnlib.layers.batchnorm import BatchNorm
 from nnlib.layers.conv import Conv2D, Flatten, MaxPool2D
@@ -40,32 +22,15 @@ from nnlib.layers.dense import Dense
 from nnlib.layers.dropout import Dropout
 from nnlib.layers.sequential import Sequential
 
-__all__ = [
+__all__ = sorted([
     "BatchNorm",
     "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
-    "Identity",
     "Layer",
-    "LeakyReLU",
     "MaxPool2D",
-    "ReLU",
     "Sequential",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-    "get_activation",
-    "leaky_relu",
-    "leaky_relu_grad",
-    "log_softmax",
-    "logsumexp",
-    "relu",
-    "relu_grad",
-    "sigmoid",
-    "sigmoid_grad",
-    "softmax",
-    "tanh",
-    "tanh_grad",
     "updated_state",
-]
+    *activations.__all__,  # the activation layers and functions, listed once, there
+])

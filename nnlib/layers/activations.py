@@ -8,6 +8,9 @@ Functional forms (elementwise unless noted, any shape, same shape out)::
     leaky_relu(x) = x if x >= 0 else a x         leaky_relu_grad(x) = 1 if x >= 0 else a
     softmax(x)_i  = exp(x_i) / sum_j exp(x_j)    (over the last axis)
 
+``softmax``, ``log_softmax`` and ``logsumexp`` live in :mod:`nnlib.numerics` (the losses use
+them too) and are re-exported here.
+
 The derivative at the kink of ReLU is taken as 0 (what ``jax.grad`` of ``relu`` gives).
 A NaN input gives a NaN output (never a silent 0), so a training loop sees the NaN.
 
@@ -29,6 +32,7 @@ import jax.numpy as jnp
 
 from nnlib import validation
 from nnlib.layers.base import Layer, check_input
+from nnlib.numerics import log_softmax, logsumexp, softmax
 
 __all__ = [
     "Identity",
@@ -105,53 +109,6 @@ def leaky_relu_grad(x: jax.Array, negative_slope: float = 0.01) -> jax.Array:
     """1 for ``x >= 0``, ``negative_slope`` otherwise. Shape: same as ``x``."""
     x = jnp.asarray(x)
     return jnp.where(x >= 0, jnp.ones_like(x), jnp.full_like(x, negative_slope))
-
-
-def logsumexp(x: jax.Array, axis: int = -1, keepdims: bool = False) -> jax.Array:
-    r"""Stable :math:`\log \sum_k e^{x_k}` along ``axis``.
-
-    Computed as :math:`m + \log \sum_k e^{x_k - m}` with :math:`m = \max_k x_k`, so no
-    exponential overflows (the largest term is :math:`e^0 = 1`). A non-finite ``m`` (a row
-    of ``-inf``, or an ``inf``) is replaced by 0, so a row of ``-inf`` gives ``-inf`` rather
-    than ``-inf - (-inf) = nan``; ``-inf`` entries of other rows (masked classes) simply
-    contribute ``e^{-inf} = 0``. Its gradient is :math:`\mathrm{softmax}(x)`.
-
-    Args:
-      x: float array of any shape.
-      axis: the axis to reduce.
-      keepdims: keep the reduced axis with size 1.
-
-    Returns:
-      ``x``'s shape without ``axis`` (or with size 1 there if ``keepdims``).
-
-    Raises:
-      TypeError: for an integer or boolean ``x``.
-    """
-    x = validation.float_array(x, "x")
-    m = jnp.max(x, axis=axis, keepdims=True)
-    m = jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
-    out = m + jnp.log(jnp.sum(jnp.exp(x - m), axis=axis, keepdims=True))
-    return out if keepdims else jnp.squeeze(out, axis=axis)
-
-
-def log_softmax(x: jax.Array, axis: int = -1) -> jax.Array:
-    r"""Stable :math:`\log \mathrm{softmax}(x)_k = x_k - \mathrm{logsumexp}(x)`.
-
-    Shape: same as ``x``; the classes lie along ``axis``. A ``-inf`` entry gives ``-inf``
-    (probability 0) and leaves the other entries finite. See :func:`logsumexp`.
-    """
-    x = validation.float_array(x, "x")
-    return x - logsumexp(x, axis=axis, keepdims=True)
-
-
-def softmax(x: jax.Array, axis: int = -1) -> jax.Array:
-    """Softmax over ``axis``: ``exp(x_i - m) / sum_j exp(x_j - m)`` with ``m = max_j x_j``.
-
-    Subtracting the maximum changes nothing mathematically but keeps ``exp`` from
-    overflowing; computed as ``exp(log_softmax(x))``. Shape: same as ``x``; entries along
-    ``axis`` are non-negative and sum to 1 (a ``-inf`` entry gets probability 0).
-    """
-    return jnp.exp(log_softmax(x, axis=axis))
 
 
 class _Elementwise(Layer):

@@ -15,13 +15,13 @@ import jax
 import jax.numpy as jnp
 
 from nnlib import validation
-from nnlib.layers.base import Layer, check_input, int_pair, shape_tuple
-from nnlib.layers.dense import (
-    _init_fn,
+from nnlib.layers.affine import (
     activation_backward,
-    activation_forward,
     activation_layer,
+    bias_and_activation,
+    init_kernel_and_bias,
 )
+from nnlib.layers.base import Layer, check_input, int_pair, shape_tuple
 
 _NHWC = " (expected NHWC images (batch, height, width, channels))"
 
@@ -104,10 +104,6 @@ class Conv2D(Layer):
     def _s(self) -> tuple[int, int]:
         return int_pair(self.strides, "strides")
 
-    @property
-    def _act(self):
-        return activation_layer(self.activation)
-
     def _geometry(self, h: int, w: int):
         (kh, kw), (sh, sw) = self._k, self._s
         ho, pt, pb = _out_size(h, kh, sh, self.padding, "Conv2D")
@@ -119,10 +115,7 @@ class Conv2D(Layer):
         ``out_shape = (H_out, W_out, C_out)``."""
         h, w, c = shape_tuple(in_shape, "Conv2D", 3, " (expected (height, width, channels))")
         (ho, wo), _ = self._geometry(h, w)
-        k_w, k_b = jax.random.split(key)
-        params = {"W": _init_fn(self.kernel_init)(k_w, (*self._k, c, self.filters), dtype)}
-        if self.use_bias:
-            params["b"] = _init_fn(self.bias_init)(k_b, (self.filters,), dtype)
+        params = init_kernel_and_bias(self, key, (*self._k, c, self.filters), dtype)
         return params, (ho, wo, self.filters)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
@@ -140,14 +133,11 @@ class Conv2D(Layer):
             _window(xp, i, j, self._s, out_hw) @ W[i, j]
             for i in range(W.shape[0]) for j in range(W.shape[1])
         )
-        if self.use_bias:
-            z = z + params["b"]
-        cache = {"x": x}
-        return activation_forward(self._act, z, cache), cache
+        return bias_and_activation(self, params, z, x)
 
     def backward(self, params, cache, dy):
         """``dy (N, H_out, W_out, C_out) -> ({"W": dW, "b": db}, dx (N, H, W, C_in))``."""
-        dz = activation_backward(self._act, cache, dy)
+        dz = activation_backward(self, cache, dy)
         x, W = cache["x"], params["W"]
         out_hw, pads = self._geometry(x.shape[1], x.shape[2])
         xp = jnp.pad(x, pads)

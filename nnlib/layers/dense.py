@@ -4,39 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
 from nnlib import validation
-from nnlib.layers.activations import Identity, get_activation
+from nnlib.layers.affine import (
+    activation_backward,
+    activation_layer,
+    bias_and_activation,
+    init_kernel_and_bias,
+)
 from nnlib.layers.base import Layer, check_input, shape_tuple
-
-
-def activation_layer(activation: Any) -> Layer | None:
-    """The activation layer to compose after a linear map, or None for ``linear``/None."""
-    act = get_activation(activation)
-    return None if isinstance(act, Identity) else act
-
-
-def activation_forward(act: Layer | None, z: jax.Array, cache: dict) -> jax.Array:
-    """Applies ``act`` to ``z``, storing its cache as ``cache["act"]``; identity for None."""
-    if act is None:
-        return z
-    y, cache["act"] = act.forward({}, z)
-    return y
-
-
-def activation_backward(act: Layer | None, cache: dict, dy: jax.Array) -> jax.Array:
-    """``dL/dz`` from ``dL/dy`` through the composed activation."""
-    if act is None:
-        return dy
-    return act.backward({}, cache["act"], dy)[1]
-
-
-def _init_fn(init: Any):
-    from nnlib import init as initializers  # another module; imported on first use
-
-    return initializers.get(init)
 
 
 class Dense(Layer):
@@ -75,19 +52,11 @@ class Dense(Layer):
         self.kernel_init = kernel_init
         self.bias_init = bias_init
 
-    @property
-    def _act(self) -> Layer | None:
-        return activation_layer(self.activation)  # follows a changed ``activation``
-
     def init(self, key, in_shape, *, dtype=jnp.float32):
         """``params = {"W": (in_features, units), "b": (units,)}``, ``out_shape = (units,)``."""
         (n_in,) = shape_tuple(in_shape, "Dense", 1,
                               "; flatten images first with Flatten()")
-        k_w, k_b = jax.random.split(key)
-        params = {"W": _init_fn(self.kernel_init)(k_w, (n_in, self.units), dtype)}
-        if self.use_bias:
-            params["b"] = _init_fn(self.bias_init)(k_b, (self.units,), dtype)
-        return params, (self.units,)
+        return init_kernel_and_bias(self, key, (n_in, self.units), dtype), (self.units,)
 
     def forward(self, params, x, *, train=False, key=None, state=None):
         """``y = act(x @ W + b)``: ``x (B, in_features) -> y (B, units)``; returns ``(y, cache)``."""
@@ -99,15 +68,11 @@ class Dense(Layer):
                 f"Dense: x has {x.shape[1]} features (shape {tuple(x.shape)}) but W expects "
                 f"in_features={W.shape[0]} (W shape {tuple(W.shape)})"
             )
-        z = x @ W
-        if self.use_bias:
-            z = z + params["b"]
-        cache = {"x": x}
-        return activation_forward(self._act, z, cache), cache
+        return bias_and_activation(self, params, x @ W, x)
 
     def backward(self, params, cache, dy):
         """``dy (B, units) -> ({"W": dW, "b": db}, dx (B, in_features))``."""
-        dz = activation_backward(self._act, cache, dy)
+        dz = activation_backward(self, cache, dy)
         grads = {"W": cache["x"].T @ dz}
         if self.use_bias:
             grads["b"] = jnp.sum(dz, axis=0)
