@@ -1,8 +1,6 @@
 """Tests for nnlib.layers: the table-driven checks of every layer, then activations, Dense,
 Dropout, BatchNorm, Sequential (Conv2D, MaxPool2D and Flatten: test_conv.py)."""
 
-import sys
-import types
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +11,6 @@ from hypothesis import strategies as st
 from layer_checks import F64, check_backward, normal, own_docstring
 from layer_table import LAYER_CLASSES, LAYERS, build, case_id, mlp, random_batchnorm
 
-import nnlib
 from nnlib import layers as L
 
 KEY = jax.random.key(0)
@@ -406,19 +403,3 @@ def test_sequential_jit_does_not_recompile():
     y2, state = step(params, state, x + 1, jax.random.key(2))
     assert len(traces) == 1
     assert y2.shape == (4, 3) and state[1]["mean"].dtype == jnp.float32
-
-
-def test_keras_surface_delegates_to_train(monkeypatch):
-    calls = []
-    fake = types.ModuleType("nnlib.train")
-    for name in ("compile_model", "fit_model", "evaluate_model", "predict_model"):
-        setattr(fake, name, lambda model, *a, _n=name, **k: calls.append((_n, model, a, k)) or _n)
-    monkeypatch.setitem(sys.modules, "nnlib.train", fake)
-    monkeypatch.setattr(nnlib, "train", fake, raising=False)
-    model = L.Sequential([L.Dense(1)])
-    assert model.compile(loss="mse", optimizer="adam") == "compile_model"
-    assert model.fit(1, 2, epochs=3) == "fit_model"
-    assert model.evaluate(1, 2) == "evaluate_model"
-    assert model.predict(1) == "predict_model"
-    assert calls[0] == ("compile_model", model, (), {"loss": "mse", "optimizer": "adam"})
-    assert calls[1] == ("fit_model", model, (1, 2), {"epochs": 3})
