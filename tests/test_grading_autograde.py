@@ -323,6 +323,7 @@ def test_resume_skips_graded_students_and_redoes_grader_errors(batch, tmp_path):
     res["extra_data"].update(retry=True, status="grader error: injected")
     p.write_text(json.dumps(res))
     cmd = [sys.executable, "-m", "nnlib.grading", "backprop", str(one), "--out", str(out),
+           "--course", str(REPO),
            "--cell-timeout", "10", "--timeout", "60"]
     done = harness.run(cmd, batch["mode"], home=tmp_path / "home", readable=[one],
                        writable=[out], timeout=300)
