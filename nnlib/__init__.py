@@ -24,6 +24,7 @@ _SUBMODULES = (
     "losses",
     "models",
     "optim",
+    "progress",
     "schedules",
     "train",
     "viz",

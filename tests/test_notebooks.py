@@ -93,6 +93,32 @@ def test_every_stored_notebook_matches_its_myst_source(path):
                          f"`python docs/build.py {path.stem}` instead of editing the notebook")
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize("path", BUILT, ids=_ids(BUILT))
+def test_every_figure_and_widget_is_readable_without_a_kernel(path):
+    """What a code host, nbviewer or a PDF shows: a PNG for every widget and figure, a plain
+    line for every finished progress bar, never a widget's repr or a bar frozen at 0%."""
+    for cell in _read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        images = 0
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = data.get("text/plain", "") + out.get("text", "")
+            where = f"{path.name} cell {cell.id}"
+            assert "children=(" not in text, f"{where}: stores a widget's repr as its text"
+            assert not re.search(r"\b0%\|", text), f"{where}: stores a progress bar at 0%"
+            if WIDGET in data:
+                assert "image/png" in data, f"{where}: a widget without a static image"
+            images += "image/png" in data
+        draws = re.search(r"plt\.show\(\)|viz\.\w+(explorer|race|stepper|viewer)\(|"
+                          r"viz\.(BoundaryMonitor|TrainingMonitor)\(", cell.source)
+        if draws:
+            assert images, f"{path.name} cell {cell.id} draws a figure but stores no image"
+
+
 def test_every_source_has_its_stored_notebook():
     build = _builder()
     assert {build.target(s) for s in build.sources()} == set(BUILT)

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib import validation
+from nnlib.progress import progress as Progress
 from nnlib.train import step as _step
 from nnlib.train.prepare import init_state, param_dtype, prepare_data
 from nnlib.train.resolve import resolve_metrics, resolve_optimizer
@@ -158,7 +159,8 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
         (``val_loss``, or ``loss`` without validation) by more than ``min_delta``. None: never.
       min_delta: minimum decrease that counts as an improvement.
       restore_best: with ``patience``, return the params/state of the best epoch.
-      progress: show a ``tqdm`` bar over epochs with the latest logs.
+      progress: show a progress bar over epochs with the latest logs (``nnlib.progress``:
+        in a notebook it leaves one line, e.g. ``fit: 10 epochs in 2.1 s (loss=0.12)``).
       callbacks: callables run after each epoch, in order: ``cb(epoch, logs)`` (epoch 0-based,
         ``logs`` a dict of floats like one row of the history), or
         ``cb(epoch, logs, params=params)`` when ``cb``'s signature has a ``params`` parameter
@@ -228,9 +230,7 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
     monitor = "val_loss" if val is not None else "loss"
     best, best_trees, wait = math.inf, None, 0
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress, leave=True)
+    bar = Progress(range(epochs), desc="fit", unit="epoch", disable=not progress)
     try:
         for epoch in bar:
             params, opt_state, state, losses, mets = run_epoch(
@@ -244,7 +244,7 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
                              _step.run_eval(eval_step, params, state, *val).items()})
             for k, v in logs.items():
                 history[k].append(v)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+            bar.set_postfix(**logs)
             stop = False
             for cb, wants in zip(callbacks, with_params):  # all run, even after one says stop
                 out = cb(epoch, dict(logs), params=params) if wants else cb(epoch, dict(logs))

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnlib import validation
-from nnlib.viz.explorer import figure_png, label, new_figure
+from nnlib.viz.explorer import StaticView, figure_png, label, new_figure
 from nnlib.viz.palette import OKABE_ITO
 from nnlib.viz.plots import decision_grid, plot_decision_boundary
 
@@ -129,7 +129,7 @@ def _check_data(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int32)
 
 
-class BoundaryMonitor(widgets.VBox):
+class BoundaryMonitor(StaticView, widgets.VBox):
     """A widget that shows a classifier's decision boundary and loss while it trains.
 
     Args:
@@ -216,6 +216,7 @@ class BoundaryMonitor(widgets.VBox):
         self.image.add_class("nnlib-plot")
         self.status.add_class("nnlib-status")
         super().__init__([self.slider, self.image, self.status])
+        self._watch_static()
 
     # ------------------------------------------------------------ recording
     def grid(self, params: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

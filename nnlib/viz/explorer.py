@@ -12,12 +12,22 @@ A redraw is ``state = compute(**controls' values, **extra)`` followed by
 ``draw(figure, state)``; both are plain functions, so a test can call them without a browser,
 or set a control (``explorer.controls["lr"].value = 0.5``) and read ``explorer.state``.
 ``extra`` holds inputs that buttons change (a random seed, a step counter).
+
+Every figure widget (:class:`Explorer` and the training monitors) is a :class:`StaticView`:
+besides the live widget, its display carries a PNG of the figure and its status line as text,
+so a notebook read without a kernel (on a code host, in nbviewer, as a PDF) still shows the
+figure. When code changes the widget (``explorer.set(...)``, a monitor during ``fit``), the
+stored copy is brought up to date once, when the cell finishes; a change made in the browser
+(a slider dragged) only redraws the live widget.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -27,7 +37,7 @@ from matplotlib.figure import Figure
 
 from nnlib import validation
 
-__all__ = ["Explorer", "new_figure", "figure_png", "label", "choose"]
+__all__ = ["Explorer", "StaticView", "new_figure", "figure_png", "label", "choose"]
 
 
 def new_figure(figsize: tuple[float, float] = (8.0, 3.5), dpi: int = 80) -> Figure:
@@ -72,7 +82,76 @@ def choose(kind: str, name: Any, names: Iterable[str]) -> str:
     return validation.lookup(kind, name, {n: n for n in names})
 
 
-class Explorer(widgets.VBox):
+_STALE: weakref.WeakSet = weakref.WeakSet()  # views changed by code since their last copy
+_HOOKED: list = []  # the IPython shells whose post_execute refreshes them
+
+
+def _running_code() -> bool:
+    """Whether the kernel is executing a cell (not answering the browser: a slider moved)."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:  # noqa: BLE001 - no IPython, or an older kernel API: no static copy
+        return False
+    return (parent or {}).get("header", {}).get("msg_type") == "execute_request"
+
+
+def _refresh_stale() -> None:
+    for view in list(_STALE):
+        view.refresh_static()
+    _STALE.clear()
+
+
+class StaticView:
+    """Mixin for a widget that shows a figure in ``self.image`` and a line in ``self.status``.
+
+    Its display adds to the live widget a PNG of the current figure and the status as plain
+    text (see the module docstring). The stored copy follows changes made by code: the display
+    is updated when the cell that made them finishes.
+    """
+
+    image: widgets.Image
+    status: widgets.HTML
+
+    def _watch_static(self) -> None:
+        self._static_handles: list = []
+        self.image.observe(self._on_image, names="value")
+
+    def static_bundle(self) -> dict:
+        """The display data: the widget view, ``image/png`` and ``text/plain``."""
+        data = dict(widgets.DOMWidget._repr_mimebundle_(self) or {})
+        if self.image.value:
+            data["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        text = html.unescape(re.sub(r"<[^>]+>", "", self.status.value or "")).strip()
+        data["text/plain"] = f"[{type(self).__name__}] {text}".strip()
+        return data
+
+    def _ipython_display_(self) -> None:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if shell is not None and shell not in _HOOKED:
+            shell.events.register("post_execute", _refresh_stale)
+            _HOOKED.append(shell)
+        handle = display(self.static_bundle(), raw=True, display_id=True)
+        if handle is not None:
+            self._static_handles.append(handle)
+
+    def _on_image(self, _change: Any) -> None:
+        if self._static_handles and _running_code():
+            _STALE.add(self)
+
+    def refresh_static(self) -> None:
+        """Updates every display of this widget with its current figure and status."""
+        bundle = self.static_bundle()
+        for handle in self._static_handles:
+            handle.update(bundle, raw=True)
+
+
+class Explorer(StaticView, widgets.VBox):
     """An interactive plot: ``controls`` above, the figure below, a status line under it.
 
     Args:
@@ -123,6 +202,7 @@ class Explorer(widgets.VBox):
         if buttons:
             boxes.append(widgets.HBox(list(buttons)))
         super().__init__(boxes + [self.image, self.status])
+        self._watch_static()
         for name, control in self.controls.items():
             control.observe(self._on_change, names="value")
             control.add_class(f"nnlib-control-{name}")  # stable hooks for browser tests

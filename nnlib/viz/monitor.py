@@ -12,7 +12,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from nnlib.viz.explorer import figure_png, new_figure
+from nnlib.viz.explorer import StaticView, figure_png, new_figure
 from nnlib.viz.plots import plot_history
 
 __all__ = ["TrainingMonitor", "draw_monitor"]
@@ -37,7 +37,7 @@ def draw_monitor(fig: Any, history: Mapping[str, Sequence[float]],
     return axes
 
 
-class TrainingMonitor(widgets.VBox):
+class TrainingMonitor(StaticView, widgets.VBox):
     """A widget and a ``fit`` callback: ``monitor(epoch, logs)`` appends ``logs`` and redraws.
 
     Args:
@@ -65,6 +65,7 @@ class TrainingMonitor(widgets.VBox):
         self.epochs: list[int] = []
         self.redraws = 0
         super().__init__([self.image, self.status])
+        self._watch_static()
 
     def __call__(self, epoch: int, logs: Mapping[str, float]) -> None:
         """Records one epoch's ``logs`` (a dict of floats) and redraws; never stops training."""
