@@ -170,3 +170,24 @@ def test_follows_the_lesson_conventions(path):
     for cell in nb.cells:
         if cell.cell_type == "code" and CHECK_MARK in cell.source:
             assert _stream_text(cell), f"{path.name} cell {cell.id}: a checked cell must print something"
+
+
+def test_lessons_refer_only_to_lessons_that_exist():
+    have = {p.name[:2] for p in NOTEBOOKS}
+    for path in BUILT:
+        for text in _markdown(_read(path)) + [c.source for c in _read(path).cells
+                                              if c.cell_type == "code"]:
+            for number in re.findall(r"\b[Ll]essons? (\d\d)\b", text):
+                assert number in have, f"{path.name} refers to lesson {number}, which does not exist"
+
+
+def test_numbers_quoted_in_lesson_01s_answers_are_right():
+    import math
+
+    # The tiny graph of Section 2 with the target t = 0 (the first Try it).
+    x, w, b = 1.5, 0.8, -0.5
+    h = 1 / (1 + math.exp(-(w * x + b)))
+    dz = 2 * h * h * (1 - h)
+    text = next(t for t in _markdown(_read(ROOT / "notebooks/01_backpropagation.ipynb"))
+                if "change the target to $t = 0$" in t)
+    assert f"{dz * x:.3f}" in text and f"{dz:.3f}" in text and f"{h:.3f}" in text

@@ -158,7 +158,8 @@ def compute_race(surface: str, steps: int, lr: float, adaptive_lr: float, moment
     ``student_lr == "sgd"``), ``b1``, ``b2``, ``momentum``, ``decay`` that it accepts.
 
     Returns:
-      ``{"surface", "paths": name -> (steps + 1, 2), "gaps": name -> (steps + 1,)}``.
+      ``{"surface", "paths": name -> (steps + 1, 2), "gaps": name -> (steps + 1,),
+      "student": the student's names (drawn dashed over the references)}``.
     """
     s = S.get_surface(surface)
     opts = reference_optimizers(lr, adaptive_lr, momentum, b1, b2, rho)
@@ -168,16 +169,20 @@ def compute_race(surface: str, steps: int, lr: float, adaptive_lr: float, moment
                                       b1=b1, b2=b2, momentum=momentum, decay=rho)
         opts[name] = opt
     paths = S.race(opts, s, steps)
-    return {"surface": s, "paths": paths, "gaps": {k: _gap(s, p) for k, p in paths.items()}}
+    return {"surface": s, "paths": paths, "gaps": {k: _gap(s, p) for k, p in paths.items()},
+            "student": tuple(student or ())}
 
 
 def draw_race(fig: Any, state: dict) -> str:
     """Draws every path on the contours and ``f(x_t) - f*`` per step for each optimizer."""
     s = state["surface"]
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.3, 1])
-    plot_paths(ax1, S.surface_grid(s), state["paths"], minimum=s.minimum, title=s.formula)
+    mine = state.get("student", ())
+    plot_paths(ax1, S.surface_grid(s), state["paths"], minimum=s.minimum, title=s.formula,
+               dashed=mine)
     for (name, gap), colour in zip(state["gaps"].items(), CYCLE):
-        ax2.semilogy(_clip_log(gap), color=colour, lw=1.5, label=name)
+        style = dict(ls="--", lw=2.2, zorder=3) if name in mine else dict(lw=1.5)
+        ax2.semilogy(_clip_log(gap), color=colour, label=name, **style)
     ax2.legend(loc="best", fontsize="small")
     label(ax2, "loss per step", "step $t$", r"$f(x_t) - f^*$")
     best = min(state["gaps"], key=lambda k: state["gaps"][k][-1])

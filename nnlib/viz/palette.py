@@ -18,9 +18,10 @@ OKABE_ITO = {
     "yellow": "#F0E442",
     "black": "#000000",
 }
-#: Colour cycle for several lines, most distinguishable first.
-CYCLE = tuple(OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple",
-                                     "sky_blue", "black", "yellow"))
+#: Colour cycle for several lines, most distinguishable first: the first five are far apart
+#: (orange and vermillion, blue and sky blue, the close pairs, only meet from the sixth line on).
+CYCLE = tuple(OKABE_ITO[k] for k in ("blue", "orange", "green", "purple", "black",
+                                     "sky_blue", "vermillion", "yellow"))
 #: Grey for "off" things (dropped units, masked areas).
 GREY = "#BBBBBB"
 #: Perceptually uniform sequential map that stays readable in colour-blind vision and in grey.

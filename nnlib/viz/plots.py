@@ -51,7 +51,8 @@ def plot_history(ax: Any, history: Mapping[str, Sequence[float]], metric: str = 
 
 def plot_paths(ax: Any, grid: tuple[np.ndarray, np.ndarray, np.ndarray],
                paths: Mapping[str, np.ndarray], *, title: str = "loss surface",
-               minimum: Sequence[float] | None = None, levels: int = 25) -> dict:
+               minimum: Sequence[float] | None = None, levels: int = 25,
+               dashed: Sequence[str] = ()) -> dict:
     """Contours of a 2-D loss surface with optimisation paths on top.
 
     Args:
@@ -61,6 +62,8 @@ def plot_paths(ax: Any, grid: tuple[np.ndarray, np.ndarray, np.ndarray],
       title: the title.
       minimum: a point to mark with a star, or None.
       levels: the number of contour levels (spaced evenly in ``log(Z - min Z + 1e-3)``).
+      dashed: names drawn dashed, wider and on top (a student's optimizer over the
+        references: where it coincides with one, both stay visible).
 
     Returns:
       ``name -> Line2D`` of the drawn paths.
@@ -75,8 +78,12 @@ def plot_paths(ax: Any, grid: tuple[np.ndarray, np.ndarray, np.ndarray],
         finite = np.all(np.isfinite(p), axis=1) & np.all(np.abs(p) < 1e6, axis=1)
         end = int(np.argmin(finite)) if not finite.all() else len(p)
         p = p[:end]
-        (lines[name],) = ax.plot(p[:, 0], p[:, 1], "-o" if len(p) <= 80 else "-", color=colour, ms=2.5, lw=1.3,
-                                 label=name)
+        if name in dashed:
+            (lines[name],) = ax.plot(p[:, 0], p[:, 1], "--", color=colour, lw=2.2, zorder=3,
+                                     label=name)
+        else:
+            (lines[name],) = ax.plot(p[:, 0], p[:, 1], "-o" if len(p) <= 80 else "-",
+                                     color=colour, ms=2.5, lw=1.3, label=name)
     if minimum is not None:
         ax.plot([minimum[0]], [minimum[1]], "*", color=OKABE_ITO["black"], ms=12,
                 label="minimum")

@@ -145,8 +145,8 @@ RELU = Question(
         Mistake("relu_value_not_derivative", "dz multiplies by the activation relu(z) instead "
                 "of its derivative (1 where z > 0, else 0)",
                 _act_variant(_relu_ref, lambda i: i["da"] * np.maximum(i["z"], 0))),
-        Mistake("relu_at_zero", "your derivative is 1 at z == 0, where this course (like "
-                "JAX) takes it as 0: use z > 0, not z >= 0",
+        Mistake("relu_at_zero", "your derivative is 1 at z == 0, where this course takes it as "
+                "0 (as jax.nn.relu's gradient does): use z > 0, not z >= 0",
                 _act_variant(_relu_ref, lambda i: i["da"] * (i["z"] >= 0))),
         Mistake("sign", "sign error in dz", _act_variant(_relu_ref, lambda i: -_relu_ref(i)["dz"])),
     ),
