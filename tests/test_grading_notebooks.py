@@ -130,3 +130,13 @@ def test_an_assignment_name_is_found_in_the_course_folder_not_beside_the_library
     assert autograde.resolve_source("demo") == nb.resolve()
     assert autograde.resolve_source("backprop", course=REPO) == SOLUTION.resolve()
     assert autograde.resolve_source(nb.parent) == nb.resolve()
+
+
+def test_the_student_version_keeps_the_rubric_out_and_says_how_to_hand_in():
+    stu = nbformat.read(str(REPO / "assignments" / "backprop" / "backprop.ipynb"), as_version=4)
+    text = "\n".join(c.source for c in stu.cells if c.cell_type == "markdown")
+    assert "Rubric" not in text and "model answer" not in text.lower()
+    assert "26 in all" in text and "Restart Kernel and Run All Cells" in text
+    assert "`backprop.ipynb`" in text
+    sol = nbformat.read(str(SOLUTION), as_version=4)
+    assert "Rubric" in "\n".join(c.source for c in sol.cells)  # the instructors keep it
