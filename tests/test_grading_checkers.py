@@ -189,6 +189,26 @@ def test_training_that_does_not_learn(sol):
     _fails_with("train", lazy_train, sol["mlp_forward"], expect="below the required 0.90")
 
 
+def test_training_must_take_every_gradient_from_the_students_functions(sol):
+    # The old solution: jax.grad differentiated the loss itself, so the student's
+    # softmax_cross_entropy_backward was never used. It learns, but does not pass.
+    ns = dict(sol)
+    exec(compile(
+        "def train_mlp(x, y, *, key, epochs=600, learning_rate=0.5):\n"
+        "    y1 = jax.nn.one_hot(jnp.asarray(y), 2, dtype=jnp.float64)\n"
+        "    x = jnp.asarray(x, dtype=jnp.float64)\n"
+        "    params = init_mlp(key, 2, 32, 2)\n"
+        "    net = nnlib.autodiff.custom_vjp(mlp_forward, mlp_backward)\n"
+        "    step = jax.jit(lambda p: jax.tree.map(lambda w, g: w - learning_rate * g, p,\n"
+        "        jax.grad(lambda q: softmax_cross_entropy(net(q, x), y1))(p)))\n"
+        "    for _ in range(epochs):\n"
+        "        params = step(params)\n"
+        "    return params\n", "old_train", "exec"), ns)  # noqa: S102
+    result = _fails_with("train", ns["train_mlp"], ns["mlp_forward"],
+                         expect="never called your softmax_cross_entropy_backward")
+    assert "below the required" not in result.report  # it did learn: only the rule is broken
+
+
 # --------------------------------------------------------------------- later lessons' checkers
 def _adam(no_correction=False, sign=1.0):
     def step(p, g, m, v, t, *, learning_rate, b1, b2, eps):

@@ -158,12 +158,36 @@ def _train_cases(rng: np.random.Generator) -> list[tuple[str, dict]]:
               "seed": np.asarray(int(rng.integers(0, 2**31 - 1)))})]
 
 
+OWN_GRADIENTS = ("mlp_backward", "softmax_cross_entropy_backward")
+
+
 def _run_train(fns, i):
+    """Trains, then scores the test points; also counts the calls of the student's backward
+    functions (``used_<name>``), which training "with your own gradients" must make."""
     import jax  # imported here: only the student's kernel (or check()) trains
 
-    params = fns["train_mlp"](i["x_train"], i["y_train"], key=jax.random.key(int(i["seed"])))
+    train = fns["train_mlp"]
+    space = getattr(train, "__globals__", {})  # the notebook's namespace, for a plain function
+    calls = dict.fromkeys(OWN_GRADIENTS, 0)
+    saved = {name: space.get(name) for name in OWN_GRADIENTS}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    for name, fn in saved.items():
+        if callable(fn):
+            space[name] = counted(name, fn)
+    try:
+        params = train(i["x_train"], i["y_train"], key=jax.random.key(int(i["seed"])))
+    finally:
+        for name, fn in saved.items():
+            if callable(fn):
+                space[name] = fn
     scores, _ = fns["mlp_forward"](params, i["x_test"])
-    return {"scores": scores}
+    return {"scores": scores, **{f"used_{n}": np.asarray(calls[n] > 0) for n in OWN_GRADIENTS}}
 
 
 def _judge_train(i, outputs):
@@ -173,10 +197,16 @@ def _judge_train(i, outputs):
         return [f"`scores` on the test points has shape {scores.shape}, expected ({n}, 2)"]
     if not np.all(np.isfinite(scores)):
         return ["the trained network's scores contain nan/inf (learning rate too large?)"]
+    problems = []
+    unused = [n for n in OWN_GRADIENTS if not bool(np.asarray(outputs.get(f"used_{n}", False)))]
+    if unused:
+        problems.append(f"train_mlp never called your {' or '.join(unused)}: training with your "
+                        "own gradients means jax.grad gets every gradient from your backward "
+                        "functions (nnlib.autodiff.custom_vjp for the network and for the loss)")
     acc = float(np.mean(np.argmax(scores, axis=1) == i["_y_test"]))
     if acc < MIN_ACCURACY:
-        return [f"held-out accuracy {acc:.2f} is below the required {MIN_ACCURACY:.2f}"]
-    return []
+        problems.append(f"held-out accuracy {acc:.2f} is below the required {MIN_ACCURACY:.2f}")
+    return problems
 
 
 TRAIN = Question(
