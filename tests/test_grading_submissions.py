@@ -119,3 +119,18 @@ def test_every_stored_text_is_capped():
                                flags=[huge], submission=huge)
     assert len(json.dumps(res)) < 200_000
     assert res["extra_data"]["notes"][-1] == "... and 970 more notes"
+
+
+@pytest.mark.sandbox
+def test_an_output_folder_inside_the_submissions_folder_is_not_a_student(tmp_path):
+    from nnlib.grading import autograde
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "ada.ipynb").write_bytes(b"")  # invalid: graded without a kernel
+    autograde.grade_all(repo / "solutions" / "backprop", tmp_path, tmp_path / "grades",
+                        log=lambda *_: None, jax_cache=False)
+    again: list[str] = []
+    autograde.grade_all(repo / "solutions" / "backprop", tmp_path, tmp_path / "grades",
+                        log=again.append, jax_cache=False)
+    assert set(results.load_results(tmp_path / "grades")) == {"ada"}
+    assert again[0].startswith("grading 0 submission")

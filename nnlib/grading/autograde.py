@@ -359,7 +359,7 @@ def grade_all(assignment: str | Path, subs_dir: Path, out_dir: Path, *, jobs: in
     spec = specs.assignment(source.stem)
     subs_dir, out_dir = Path(subs_dir).resolve(), Path(out_dir).resolve()
     subs, skipped = submissions.find(subs_dir, source.stem)
-    subs = [s for s in subs if (subs_dir / s.original).resolve() != out_dir]  # OUT inside
+    subs = [s for s in subs if subs_dir / s.original != out_dir]  # OUT inside the folder
     box = box or sandbox.Sandbox()
     box.check()
     if box.isolate:

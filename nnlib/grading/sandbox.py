@@ -512,6 +512,12 @@ def run_cells(cells: Sequence[tuple[int, str]], *, sandbox: Sandbox, limits: Lim
                          max_total=max_frame * 8 + (256 << 20),
                          cgroup_fds=cg.procs_fds if cg else (),
                          pass_fds=() if filt is None else (filt,))
+    except BaseException:  # the process could not even start: leave nothing behind
+        if cg is not None:
+            cg.close()
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     finally:
         if filt is not None:
             os.close(filt)
