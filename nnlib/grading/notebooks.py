@@ -166,7 +166,7 @@ def student_answers(sub: nbformat.NotebookNode) -> tuple[dict[str, str], list[st
 
 
 def probe_cell(assignment: str, question: str) -> nbformat.NotebookNode:
-    """The grader's cell that runs ``question`` on the student's functions (see nnlib.grading.probe)."""
+    """The grader's cell that runs ``question`` on the student's functions (``grading.probe``)."""
     code = ("import nnlib.grading.probe as _nnlib_grading_probe\n"
             f"_nnlib_grading_probe.run({assignment!r}, {question!r}, globals())")
     return nbformat.v4.new_code_cell(code, metadata={"nnlib_probe": question})
