@@ -27,7 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nnlib.grading import autograde, demo, results, sandbox  # noqa: E402
+from nnlib.grading import autograde, demo, results, sandbox, specs  # noqa: E402
+
+FULL = sum(q.points for q in specs.assignment("backprop").QUESTIONS)
 
 
 def bench_nnlib(subs: Path, out: Path, jobs: int, cell_timeout: float,
@@ -69,7 +71,7 @@ def bench_nbgrader(subs: Path, solution: Path, work: Path, cell_timeout: float) 
     csv_path = course / "grades.csv"
     rows = csv_path.read_text().splitlines()[1:] if csv_path.exists() else []
     print(f"nbgrader graded {len(rows)} submissions; full marks: "
-          f"{sum(1 for r in rows if r.split(',')[7] == '24.0')}")
+          f"{sum(1 for r in rows if float(r.split(',')[7]) == FULL)}")
     return secs
 
 
@@ -125,7 +127,7 @@ def main() -> None:
             graded = results.load_results(out)
             scores.append({s: r["score"] for s, r in graded.items()})
             print(f"nnlib-grade (JAX cache {'on' if cache else 'off'}) graded {len(graded)} "
-                  f"submissions; full marks: {sum(1 for r in graded.values() if r['score'] == 24)}")
+                  f"submissions; full marks: {sum(1 for r in graded.values() if r['score'] == FULL)}")
             rows.append((f"nnlib-grade, JAX cache {'on' if cache else 'off'}", secs, len(graded)))
         if len(scores) == 2:
             print("same scores with and without the cache:", scores[0] == scores[1])

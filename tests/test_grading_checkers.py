@@ -41,6 +41,7 @@ def _fails_with(name, *fns, expect):
     ("sigmoid", ("sigmoid_forward", "sigmoid_backward")),
     ("mse", ("mse_loss", "mse_backward")),
     ("softmax_cross_entropy", ("softmax_cross_entropy", "softmax_cross_entropy_backward")),
+    ("softmax_layer", ("softmax_forward", "softmax_backward")),
     ("mlp", ("mlp_forward", "mlp_backward")),
     ("numerical_gradient", ("numerical_gradient",)),
 ])
@@ -139,6 +140,35 @@ def test_loss_mistakes(sol):
         return (e / e.sum(-1, keepdims=True) - y) / len(z)
 
     _fails_with("softmax_cross_entropy", sce, naive_backward, expect="overflowed on large logits")
+
+
+def test_softmax_layer_mistakes_are_named(sol):
+    import jax.numpy as jnp
+
+    fwd = sol["softmax_forward"]
+
+    def diagonal(dp, cache):
+        (p,) = cache
+        return dp * p * (1 - p)
+
+    def over_batch(dp, cache):
+        (p,) = cache
+        return p * (dp - jnp.sum(p * dp, axis=0, keepdims=True))
+
+    def no_p(dp, cache):
+        (p,) = cache
+        return dp - jnp.sum(p * dp, axis=-1, keepdims=True)
+
+    def naive_forward(z):
+        e = jnp.exp(z)
+        p = e / e.sum(axis=-1, keepdims=True)
+        return p, (p,)
+
+    _fails_with("softmax_layer", fwd, diagonal, expect="only the diagonal of the Jacobian")
+    _fails_with("softmax_layer", fwd, over_batch, expect="taken over the batch (axis 0)")
+    _fails_with("softmax_layer", fwd, no_p, expect="the factor p_j in front is missing")
+    _fails_with("softmax_layer", naive_forward, sol["softmax_backward"],
+                expect="softmax overflowed on large logits")
 
 
 def test_mlp_mistakes(sol):
@@ -285,4 +315,4 @@ def test_spec_points_match_the_notebook():
         assert cells[q.test_cell]["points"] == q.points, q.name
     for gid, points in spec.MANUAL.items():
         assert cells[gid]["points"] == points and cells[gid]["solution"]
-    assert sum(q.points for q in spec.QUESTIONS) == 24
+    assert sum(q.points for q in spec.QUESTIONS) == 27

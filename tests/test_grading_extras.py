@@ -45,8 +45,8 @@ def test_demo_class_is_plausible_and_grades(tmp_path):
     autograde.grade_all("backprop", picked, tmp_path / "out", jobs=2, limits=LIMITS, course=REPO,
                         log=lambda *_: None)
     got = results.load_results(tmp_path / "out")
-    assert got[paths[0].stem]["score"] == 24
-    assert 0 < got[paths[1].stem]["score"] < 24
+    assert got[paths[0].stem]["score"] == 27
+    assert 0 < got[paths[1].stem]["score"] < 27
     feedback = tmp_path / "out" / "students" / paths[1].stem / "feedback.md"
     assert "Likely mistake" in feedback.read_text()
     assert got[paths[19].stem]["extra_data"]["status"].startswith("invalid notebook")
@@ -72,7 +72,7 @@ def test_gradescope_package_runs_like_gradescope(tmp_path):
                          capture_output=True, text=True, timeout=200)
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads((root / "results" / "results.json").read_text())
-    assert res["score"] == 24 and len(res["tests"]) == 9, res["output"]
+    assert res["score"] == 27 and len(res["tests"]) == 10, res["output"]
 
 
 @pytest.mark.slow
@@ -173,7 +173,7 @@ def test_jax_cache_is_read_only_for_students_and_changes_no_mark(tmp_path):
     assert "cache: no cache" in " ".join(without["extra_data"]["notes"])
     status = {t["name"]: t["status"] for t in with_cache["tests"]}
     assert status["relu"] == "passed" and status["dense_backward"] == "failed"
-    assert with_cache["score"] == without["score"] == 14  # dW also breaks mlp and train
+    assert with_cache["score"] == without["score"] == 17  # dW also breaks mlp and train
 
     def marks(r):
         return [(t["name"], t["score"], t["status"], t["output"]) for t in r["tests"]]
@@ -234,6 +234,6 @@ def test_no_sandbox_is_refused_as_root_and_marked_in_every_row_otherwise(tmp_pat
             continue
         assert done.returncode == 0, done.stderr[-2000:]
         got = results.load_results(out)
-        assert got["solution"]["score"] == 24 and got["student"]["score"] == 0
+        assert got["solution"]["score"] == 27 and got["student"]["score"] == 0
         assert all(r["extra_data"]["status"] == "ok; unsandboxed" for r in got.values())
         assert "unsandboxed" in (out / "grades.csv").read_text()

@@ -43,4 +43,4 @@ def test_nbgrader_generate_assignment_and_autograde(tmp_path):
     nbgrader("export")
     with open(tmp_path / "grades.csv") as f:
         scores = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(f)}
-    assert scores == {"alice": 24.0, "bob": 0.0}
+    assert scores == {"alice": 27.0, "bob": 0.0}

@@ -136,7 +136,7 @@ def test_the_student_version_keeps_the_rubric_out_and_says_how_to_hand_in():
     stu = nbformat.read(str(REPO / "assignments" / "backprop" / "backprop.ipynb"), as_version=4)
     text = "\n".join(c.source for c in stu.cells if c.cell_type == "markdown")
     assert "Rubric" not in text and "model answer" not in text.lower()
-    assert "26 in all" in text and "Restart Kernel and Run All Cells" in text
+    assert "29 in all" in text and "Restart Kernel and Run All Cells" in text
     assert "`backprop.ipynb`" in text
     sol = nbformat.read(str(SOLUTION), as_version=4)
     assert "Rubric" in "\n".join(c.source for c in sol.cells)  # the instructors keep it

@@ -36,6 +36,8 @@ MISTAKES = {
          "    z = logits\n    p ="),
         ("cross-entropy without 1/N", "softmax_cross_entropy",
          "return (p - y_onehot) / logits.shape[0]", "return p - y_onehot"),
+        ("softmax backward with the diagonal only", "softmax_layer",
+         "return p * (dp - jnp.sum(p * dp, axis=-1, keepdims=True))", "return dp * p * (1 - p)"),
         ("no ReLU in the backward", "mlp", "dz1 = relu_backward(dh, cr)", "dz1 = dh"),
         ("forward difference", "numerical_gradient",
          "x[i] = old - eps\n        f_minus = float(f(x))\n        x[i] = old\n"

@@ -5,7 +5,7 @@ generated student version (``STU``, zero), edited the way a hostile or careless 
 would. ``build_all(folder, ...)`` writes them as ``<attack>.ipynb`` and returns
 ``{attack: (expected score, expected status substring or "")}``. Scores assume the
 ``backprop`` points: dense_forward 2, dense_backward 3, relu 2, sigmoid 2, mse 2,
-softmax_cross_entropy 3, mlp 4, numerical_gradient 3, train 3 (24 in all).
+softmax_cross_entropy 3, softmax_layer 3, mlp 4, numerical_gradient 3, train 3 (FULL = 27).
 
 Each attack is written so that it would *win* if the defence it tests were gone: the stub
 based ones would earn marks, the solution based ones would leave something behind, reach the
@@ -23,7 +23,9 @@ from pathlib import Path
 
 import nbformat
 
-FULL = 24
+from nnlib.grading import specs
+
+FULL = int(sum(q.points for q in specs.assignment("backprop").QUESTIONS))  # 27
 MARKER = "31415926"  # argument of the detached processes, so the test can look for them
 SHM_KEY = 31415926  # the System V shared memory key the trace attack uses
 
@@ -134,7 +136,7 @@ def attacks(sol, stu, *, repo: Path, out_dir: Path, subs_dir: Path, targets: Tar
 
     nb = S()
     _append(nb, "dense_forward", "import os\nos._exit(1)")
-    a["os_exit_first_cell"] = (nb, 2 + 2 + 2 + 3 + 3, "killed the kernel")
+    a["os_exit_first_cell"] = (nb, 2 + 2 + 2 + 3 + 3 + 3, "killed the kernel")
 
     nb = S()
     _prepend(nb, "sigmoid", "import sys\nsys.exit(0)")
@@ -418,7 +420,7 @@ def _sandbox_attacks(S, T, t: Targets) -> dict:
     trap = _code(SYMLINK_TRAP, CANARY=repr(str(t.canary)),
                  PTH=repr(str(t.site_packages / "nnlib_pwned.pth")))
     return {
-        "symlink_trap_then_die": (_edited(S, "dense_forward", trap), 2 + 2 + 2 + 3 + 3,
+        "symlink_trap_then_die": (_edited(S, "dense_forward", trap), 2 + 2 + 2 + 3 + 3 + 3,
                                   "killed the kernel"),
         "network_fetch_solution": (_edited(T, "train", _code(NETWORK_FETCH, PORT=t.solution_port)),
                                    0, "ok"),

@@ -279,9 +279,58 @@ SOFTMAX_CE = Question(
     ),
 )
 
+# --------------------------------------------------------------------------- softmax layer
+# The derivation task: the notebook gives softmax, not its backward. With p = softmax(z) row by
+# row, dp_k/dz_j = p_k (1[j = k] - p_j), so the vector-Jacobian product is
+# dz_j = sum_k dp_k p_k (1[j = k] - p_j) = p_j (dp_j - sum_k p_k dp_k).
+def _softmax_layer_cases(rng: np.random.Generator) -> list[tuple[str, dict]]:
+    cases = []
+    for desc, (n, k), scale in [("a batch of 4 with 3 classes", (4, 3), 1.0),
+                                ("a batch of one with 5 classes", (1, 5), 1.0),
+                                ("large logits (~1e3), a batch of 3 with 4 classes", (3, 4), 1e3)]:
+        z = scale * rng.normal(size=(n, k))
+        cases.append((desc, {"z": z, "dp": rng.normal(size=(n, k))}))
+    return cases
+
+
+def _softmax_layer_ref(i):
+    p = _softmax(i["z"])
+    return {"p": p, "dz": p * (i["dp"] - np.sum(p * i["dp"], axis=-1, keepdims=True))}
+
+
+def _run_softmax_layer(fns, i):
+    p, cache = fns["softmax_forward"](i["z"])
+    return {"p": p, "dz": fns["softmax_backward"](i["dp"], cache)}
+
+
+SOFTMAX_LAYER = Question(
+    name="softmax_layer", functions=("softmax_forward", "softmax_backward"), points=3,
+    test_cell="test_softmax_layer", make_cases=_softmax_layer_cases, run=_run_softmax_layer,
+    reference=_softmax_layer_ref, rtol=1e-6, atol=1e-9,
+    forbidden=(*BY_HAND, "nnlib.layers", "nnlib.numerics", "nnlib.losses", "nnlib.autodiff"),
+    mistakes=(
+        Mistake("diagonal_only", "only the diagonal of the Jacobian was used (dz = dp p (1 - p), "
+                "as for a sigmoid): every p_k depends on every z_j, so the off-diagonal terms "
+                "-p_k p_j add up too", lambda i: {**_softmax_layer_ref(i),
+                                                  "dz": i["dp"] * _softmax(i["z"])
+                                                  * (1 - _softmax(i["z"]))}),
+        Mistake("sum_over_batch", "the sum over the classes was taken over the batch (axis 0): "
+                "each row's softmax only mixes that row's classes (axis -1)",
+                lambda i: {**_softmax_layer_ref(i), "dz": _softmax(i["z"]) * (
+                    i["dp"] - np.sum(_softmax(i["z"]) * i["dp"], axis=0, keepdims=True))}),
+        Mistake("missing_p_factor", "the factor p_j in front is missing: dz_j = p_j (dp_j - "
+                "sum_k p_k dp_k)", lambda i: {**_softmax_layer_ref(i), "dz": i["dp"] - np.sum(
+                    _softmax(i["z"]) * i["dp"], axis=-1, keepdims=True)}),
+        Mistake("sign", "sign error in dz", lambda i: {**_softmax_layer_ref(i),
+                                                       "dz": -_softmax_layer_ref(i)["dz"]}),
+    ),
+    hints=(lambda i, o: _sce_overflow_hint({"pred": i["z"]}, {"loss": o.get("p", 0.0)}),),
+)
+
+
 from nnlib.grading.specs.backprop_network import MLP, NUMERICAL_GRADIENT, TRAIN  # noqa: E402
 
-QUESTIONS = (DENSE_FORWARD, DENSE_BACKWARD, RELU, SIGMOID, MSE, SOFTMAX_CE, MLP,
+QUESTIONS = (DENSE_FORWARD, DENSE_BACKWARD, RELU, SIGMOID, MSE, SOFTMAX_CE, SOFTMAX_LAYER, MLP,
              NUMERICAL_GRADIENT, TRAIN)
 MANUAL = {"why_float64": 2}
 """Manually graded answer cells (grade_id -> points), left for the instructor's rubric."""
