@@ -53,10 +53,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from nnlib.grading import cgroups, seccomp, wire
+from nnlib.grading.results import clip
 
 WORK = "/home/student"  # the kernel's working folder and HOME inside the sandbox
 SANDBOX_UID = 65534  # "nobody": the kernel's uid when the grader runs as root
-_TEXT = 300
 
 
 class SandboxUnavailable(RuntimeError):
@@ -116,11 +116,6 @@ class RunReport:
     def first_failure(self) -> CellRun | None:
         """The first cell that timed out or killed the kernel, if any."""
         return next((c for c in self.cells if c.status in ("timeout", "died")), None)
-
-
-def _clip(text, n: int = _TEXT) -> str:
-    s = str(text)[:n]
-    return s.encode("utf-8", "replace").decode("utf-8")
 
 
 # --------------------------------------------------------------------------- the command
@@ -530,7 +525,7 @@ def run_cells(cells: Sequence[tuple[int, str]], *, sandbox: Sandbox, limits: Lim
         frame = kernel.recv(ready_by) if kernel.send(start, inputs, ready_by) else None
         if frame is None or frame[0].get("op") != "ready":
             tail = bytes(kernel.stderr).decode("utf-8", "replace").strip()[-300:]
-            report.start_error = _clip(f"no answer from the kernel ({tail or 'no message'})")
+            report.start_error = clip(f"no answer from the kernel ({tail or 'no message'})")
             return report
         total_output = 0
         for index, source in cells:
@@ -571,7 +566,7 @@ def run_cells(cells: Sequence[tuple[int, str]], *, sandbox: Sandbox, limits: Lim
             if done.get("status") == "ok":
                 report.cells.append(CellRun(index, "ok"))
             else:
-                report.cells.append(CellRun(index, "error", _clip(
+                report.cells.append(CellRun(index, "error", clip(
                     f"{done.get('ename')}: {done.get('evalue')}", 200)))
         current = -1
         report.output_truncated = total_output > limits.output_bytes
@@ -584,7 +579,7 @@ def run_cells(cells: Sequence[tuple[int, str]], *, sandbox: Sandbox, limits: Lim
                                     if a.dtype == np.uint8 and a.ndim == 1}
         kernel.send({"op": "exit"}, None, time.monotonic() + 1)
     except wire.ProtocolError as e:
-        report.cells.append(CellRun(current, "died", _clip(f"broke the grading protocol: {e}")))
+        report.cells.append(CellRun(current, "died", clip(f"broke the grading protocol: {e}")))
     finally:
         kernel.close()
         if cg is not None:
@@ -600,7 +595,7 @@ def _keep(report: RunReport, index: int, header: dict, arrays: dict,
     q = probes[index]
     if header.get("op") == "missing":
         names = header.get("functions")
-        report.missing[q] = [_clip(n, 60) for n in names][:10] if isinstance(names, list) else []
+        report.missing[q] = [clip(n, 60) for n in names][:10] if isinstance(names, list) else []
         return
     case = header.get("case")
     if isinstance(case, int) and 0 <= case < 1000:
