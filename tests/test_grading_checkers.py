@@ -288,6 +288,41 @@ def test_dropout_and_softmax_checkers():
     _fails_with("softmax", naive, expect="Subtract the row's max")
 
 
+def _gates(add=None, mul=None, mx=None):
+    """Right gate backward functions, with any of them replaced."""
+    return (add or (lambda x, y, g: (g, g)), mul or (lambda x, y, g: (g * y, g * x)),
+            mx or (lambda x, y, g: (g * (x > y), g * (y > x))))
+
+
+def test_gate_checker_names_each_gate_mistake():
+    assert check("gates", *_gates(), verbose=False)
+    _fails_with("gates", *_gates(mul=lambda x, y, g: (g * x, g * y)), expect="OTHER input")
+    _fails_with("gates", *_gates(mul=lambda x, y, g: (y, x)), expect="upstream gradient g is missing")
+    _fails_with("gates", *_gates(add=lambda x, y, g: (g / 2, g / 2)), expect="not shared out")
+    _fails_with("gates", *_gates(mx=lambda x, y, g: (g, g)), expect="its gradient is 0")
+    _fails_with("gates", *_gates(mx=lambda x, y, g: (g * (x < y), g * (y < x))),
+                expect="went to the smaller input")
+    one = _fails_with("gates", *_gates(mx=lambda x, y, g: (g, g)), expect="max:")
+    assert "multiply" not in one.report and "add:" not in one.report.split("Likely")[-1]
+
+
+def _tanh(dz):
+    return (lambda z: (jnp.tanh(z), (z, jnp.tanh(z))),
+            lambda da, cache: dz(da, *cache))
+
+
+def test_tanh_checker_names_each_mistake():
+    assert check("tanh", *_tanh(lambda da, z, a: da * (1 - a**2)), verbose=False)
+    for wrong, expect in [
+        (lambda da, z, a: da * (1 - z**2), "applied to the pre-activation"),
+        (lambda da, z, a: da * (1 - a), "the square is missing"),
+        (lambda da, z, a: da * (1 - jnp.tanh(a) ** 2), "evaluated at the post-activation"),
+        (lambda da, z, a: 1 - a**2, "multiplied by the upstream gradient"),
+        (lambda da, z, a: -da * (1 - a**2), "sign error"),
+    ]:
+        _fails_with("tanh", *_tanh(wrong), expect=expect)
+
+
 def test_check_argument_errors():
     with pytest.raises(ValueError, match="valid names are: .*dense_backward"):
         check("dense_backwrd", print)

@@ -11,6 +11,10 @@ def _expression(p):
     return (p["a"] * p["b"] + p["c"]) * p["f"]
 
 
+def _neuron(p):
+    return (jax.nn.sigmoid(p["x"] * p["w"] + p["b"]) - p["t"]) ** 2
+
+
 def _network(p):
     z1 = p["x1"] * p["w11"] + p["x2"] * p["w21"] + p["b1"]
     z2 = p["x1"] * p["w12"] + p["x2"] * p["w22"] + p["b2"]
@@ -18,7 +22,8 @@ def _network(p):
     return (y - p["t"]) ** 2
 
 
-@pytest.mark.parametrize("name, fn", [("expression", _expression), ("network 2-2-1", _network)])
+@pytest.mark.parametrize("name, fn", [("expression", _expression), ("neuron", _neuron),
+                                     ("network 2-2-1", _network)])
 def test_after_every_step_the_gradients_equal_jax_grad(name, fn):
     nodes, inputs = G.GRAPHS[name]
     st = G.graph_state(nodes, inputs, len(G.graph_events(nodes)))
@@ -35,18 +40,18 @@ def test_forward_steps_reveal_values_then_backward_steps_reveal_edges_one_by_one
     st = G.graph_state(nodes, inputs, 0)
     assert set(st["values"]) == {"a", "b", "c", "f"} and st["grads"] == {}
     st = G.graph_state(nodes, inputs, n_ops)
-    assert st["values"]["L"] == pytest.approx(-8.0) and st["grads"] == {}
+    assert st["values"]["L"] == pytest.approx(3.0) and st["grads"] == {}
     st = G.graph_state(nodes, inputs, n_ops + 1)
     assert st["grads"] == {"L": 1.0} and st["edges"] == {}
     st = G.graph_state(nodes, inputs, n_ops + 2)  # first edge: d -> L
     assert list(st["edges"]) == [("d", "L")]
     up, local, prod = st["edges"][("d", "L")]
-    assert (up, local, prod) == (1.0, -2.0, -2.0)
-    assert "1 × -2 = -2" in st["message"]
+    assert (up, local, prod) == (1.0, -1.5, -1.5)
+    assert "1 × -1.5 = -1.5" in st["message"]
     st = G.graph_state(nodes, inputs, st["n_steps"])
     assert len(st["edges"]) == sum(len(n.inputs) for n in nodes) == 6
-    # the chain-rule product along b -> e: dL/de * de/db = -2 * a = -4
-    assert st["edges"][("b", "e")] == (-2.0, 2.0, -4.0)
+    # the chain-rule product along b -> e: dL/de * de/db = f * a = -1.5 * 3 = -4.5
+    assert st["edges"][("b", "e")] == (-1.5, 3.0, -4.5)
 
 
 def test_stepper_buttons_move_the_step_and_the_drawing_follows():
@@ -73,6 +78,17 @@ def test_stepper_buttons_move_the_step_and_the_drawing_follows():
     back.click()
     back.click()  # clamps at 0
     assert w.state["step"] == 0
+
+
+@pytest.mark.parametrize("a, b", [(2.0, -1.0), (-1.0, 2.0), (0.5, 0.5)])
+def test_max_routes_the_gradient_to_the_larger_input_as_jax_does(a, b):
+    nodes = [G.Node("a", "input"), G.Node("b", "input"), G.Node("m", "max", ("a", "b")),
+             G.Node("L", "mul", ("m", "m"))]
+    st = G.graph_state(nodes, {"a": a, "b": b}, len(G.graph_events(nodes)))
+    want = jax.grad(lambda a, b: jnp.maximum(a, b) ** 2, argnums=(0, 1))(a, b)
+    assert (st["grads"]["a"], st["grads"]["b"]) == pytest.approx(tuple(map(float, want)))
+    if a != b:
+        assert st["grads"]["b" if a > b else "a"] == 0.0
 
 
 def test_custom_graph_and_errors():

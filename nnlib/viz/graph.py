@@ -37,8 +37,9 @@ __all__ = ["Node", "GRAPHS", "forward_values", "local_grads", "graph_events", "g
 class Node:
     """One scalar node: ``name = op(*inputs)``; ``op == "input"`` for a leaf.
 
-    Ops: ``input``, ``add`` (any number of inputs), ``sub``, ``mul``, ``square``, ``sigmoid``,
-    ``tanh``, ``linear`` (``x1, w1, x2, w2, ..., b -> sum_i x_i w_i + b``), ``sqerr``
+    Ops: ``input``, ``add`` (any number of inputs), ``sub``, ``mul``, ``max`` (two inputs; the
+    gradient goes to the larger one, half to each on a tie as ``jnp.maximum``'s), ``square``,
+    ``sigmoid``, ``tanh``, ``linear`` (``x1, w1, x2, w2, ..., b -> sum_i x_i w_i + b``), ``sqerr``
     (``(y - t)**2``). ``pos`` is where the node is drawn.
     """
 
@@ -56,13 +57,14 @@ _FORWARD = {
     "add": lambda *a: sum(a),
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
+    "max": max,
     "square": lambda a: a * a,
     "sigmoid": _sig,
     "tanh": math.tanh,
     "linear": lambda *a: sum(a[i] * a[i + 1] for i in range(0, len(a) - 1, 2)) + a[-1],
     "sqerr": lambda y, t: (y - t) ** 2,
 }
-_SYMBOL = {"input": "", "add": "+", "sub": "−", "mul": "×", "square": "x²", "sigmoid": "σ",
+_SYMBOL = {"input": "", "add": "+", "sub": "−", "mul": "×", "max": "max", "square": "x²", "sigmoid": "σ",
            "tanh": "tanh", "linear": "Σwx", "sqerr": "(y−t)²"}
 
 
@@ -76,6 +78,8 @@ def local_grads(node: Node, values: Mapping[str, float]) -> tuple[float, ...]:
         return (1.0, -1.0)
     if node.op == "mul":
         return (a[1], a[0])
+    if node.op == "max":
+        return (0.5, 0.5) if a[0] == a[1] else (float(a[0] > a[1]), float(a[1] > a[0]))
     if node.op == "square":
         return (2.0 * a[0],)
     if node.op == "sigmoid":
@@ -229,7 +233,15 @@ def _expression() -> tuple[list[Node], dict]:
              Node("c", "input", pos=(0, 0)), Node("f", "input", pos=(2, -0.6)),
              Node("e", "mul", ("a", "b"), (1, 1.5)), Node("d", "add", ("e", "c"), (2, 0.8)),
              Node("L", "mul", ("d", "f"), (3, 0.4))]
-    return nodes, {"a": 2.0, "b": -3.0, "c": 10.0, "f": -2.0}
+    return nodes, {"a": 3.0, "b": -2.0, "c": 4.0, "f": -1.5}
+
+
+def _neuron() -> tuple[list[Node], dict]:
+    nodes = [Node("x", "input", pos=(0, 2)), Node("w", "input", pos=(0, 1)),
+             Node("b", "input", pos=(0, 0)), Node("z", "linear", ("x", "w", "b"), (1, 1)),
+             Node("h", "sigmoid", ("z",), (2, 1)), Node("t", "input", pos=(2, -0.2)),
+             Node("L", "sqerr", ("h", "t"), (3, 0.6))]
+    return nodes, {"x": 1.5, "w": 0.8, "b": -0.5, "t": 1.0}
 
 
 def _network() -> tuple[list[Node], dict]:
@@ -250,7 +262,7 @@ def _network() -> tuple[list[Node], dict]:
 
 
 #: Built-in graphs: name -> (nodes, default input values).
-GRAPHS = {"expression": _expression(), "network 2-2-1": _network()}
+GRAPHS = {"expression": _expression(), "neuron": _neuron(), "network 2-2-1": _network()}
 
 
 def graph_stepper(graph: str | Sequence[Node] = "expression",
@@ -258,7 +270,8 @@ def graph_stepper(graph: str | Sequence[Node] = "expression",
     """Steps through the forward pass and then the backward pass of a small graph.
 
     Args:
-      graph: ``"expression"`` (``L = (a*b + c) * f``), ``"network 2-2-1"`` (two sigmoid hidden
+      graph: ``"expression"`` (``L = (a*b + c) * f``), ``"neuron"`` (``L = (sigmoid(x*w + b)
+        - t)**2``), ``"network 2-2-1"`` (two sigmoid hidden
         units, a linear output and a squared error), or your own list of :class:`Node`.
       inputs: the input values; the built-in defaults if None.
 

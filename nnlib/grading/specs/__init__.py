@@ -3,9 +3,9 @@
 An assignment module (e.g. :mod:`nnlib.grading.specs.backprop`) defines ``ASSIGNMENT`` (its
 name, also the notebook's name under ``solutions/``), ``QUESTIONS`` (the auto-graded
 :class:`~nnlib.grading.core.Question` objects, in notebook order) and ``MANUAL`` (answer
-cells graded by hand: ``grade_id -> points``). The modules named after
-the assignments still to come (``optimizers``, ``regularization``, ``losses``) hold the
-checkers of their lessons' exercises.
+cells graded by hand: ``grade_id -> points``). ``chain_rule`` holds the checkers of
+lesson 01a's exercises, and the modules named after the assignments still to come
+(``optimizers``, ``regularization``, ``losses``) those of their lessons' exercises.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from nnlib import validation
 from nnlib.grading.core import Question
 
 ASSIGNMENTS = ("backprop",)
-CHECK_MODULES = ("backprop", "optimizers", "regularization", "losses")
+CHECK_MODULES = ("backprop", "chain_rule", "optimizers", "regularization", "losses")
 
 
 def assignment(name: str) -> ModuleType:

@@ -105,7 +105,8 @@ DENSE_BACKWARD = Question(
 
 
 # --------------------------------------------------------------------------- activations
-def _act_cases(rng: np.random.Generator) -> list[tuple[str, dict]]:
+def activation_cases(rng: np.random.Generator) -> list[tuple[str, dict]]:
+    """Cases for an activation's ``forward(z) -> (a, cache)`` and ``backward(da, cache) -> dz``."""
     z = rng.normal(size=(4, 3))
     z[0, 0] = 0.0
     return [
@@ -117,7 +118,8 @@ def _act_cases(rng: np.random.Generator) -> list[tuple[str, dict]]:
     ]
 
 
-def _run_act(kind):
+def run_activation(kind):
+    """Runs ``{kind}_forward`` then ``{kind}_backward``: outputs ``a`` and ``dz``."""
     def run(fns, i):
         a, cache = fns[f"{kind}_forward"](i["z"])
         return {"a": a, "dz": fns[f"{kind}_backward"](i["da"], cache)}
@@ -140,7 +142,7 @@ def _act_variant(ref, dz):
 RELU = Question(
     name="relu", functions=("relu_forward", "relu_backward"), points=2, test_cell="test_relu",
     forbidden=(*BY_HAND, "nnlib.layers", "nnlib.autodiff"),
-    make_cases=_act_cases, run=_run_act("relu"), reference=_relu_ref,
+    make_cases=activation_cases, run=run_activation("relu"), reference=_relu_ref,
     mistakes=(
         Mistake("relu_value_not_derivative", "dz multiplies by the activation relu(z) instead "
                 "of its derivative (1 where z > 0, else 0)",
@@ -154,7 +156,7 @@ RELU = Question(
 
 SIGMOID = Question(
     name="sigmoid", functions=("sigmoid_forward", "sigmoid_backward"), points=2,
-    test_cell="test_sigmoid", make_cases=_act_cases, run=_run_act("sigmoid"),
+    test_cell="test_sigmoid", make_cases=activation_cases, run=run_activation("sigmoid"),
     forbidden=(*BY_HAND, "nnlib.layers", "nnlib.autodiff"),
     reference=_sigmoid_ref,
     mistakes=(
