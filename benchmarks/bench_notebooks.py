@@ -8,7 +8,7 @@ because wall-clock time depends on the machine and its load.
 Usage::
 
     python benchmarks/bench_notebooks.py                 # notebooks/*.ipynb and solutions/*/*.ipynb
-    python benchmarks/bench_notebooks.py notebooks/01_backpropagation.ipynb
+    python benchmarks/bench_notebooks.py notebooks/01b_backprop_training.ipynb
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    paths = args.paths or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+    paths = [p.resolve() for p in args.paths] or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
         (ROOT / "solutions").glob("*/*.ipynb"))
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")

@@ -323,6 +323,23 @@ def test_tanh_checker_names_each_mistake():
         _fails_with("tanh", *_tanh(wrong), expect=expect)
 
 
+def test_gate_and_tanh_checkers_accept_other_correct_forms():
+    """Correct answers written differently (np.where, a loop, 1/cosh**2) pass."""
+    def max_where(x, y, g):
+        return np.where(x > y, g, 0.0), np.where(x > y, 0.0, g)
+
+    def mul_loop(x, y, g):
+        x, y, g = (np.asarray(a, np.float64) for a in (x, y, g))
+        dx, dy = np.empty_like(x), np.empty_like(y)
+        for i in np.ndindex(x.shape):
+            dx[i], dy[i] = g[i] * y[i], g[i] * x[i]
+        return dx, dy
+
+    assert check("gates", *_gates(mul=mul_loop, mx=max_where), verbose=False)
+    assert check("tanh", lambda z: (np.tanh(z), z), lambda da, z: da / np.cosh(z) ** 2,
+                 verbose=False)
+
+
 def test_check_argument_errors():
     with pytest.raises(ValueError, match="valid names are: .*dense_backward"):
         check("dense_backwrd", print)

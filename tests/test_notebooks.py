@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))  # 00_..., 01a_..., 02_...
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
 def _ids(paths):
@@ -173,21 +173,53 @@ def test_follows_the_lesson_conventions(path):
 
 
 def test_lessons_refer_only_to_lessons_that_exist():
-    have = {p.name[:2] for p in NOTEBOOKS}
+    have = {p.name.split("_")[0] for p in NOTEBOOKS}
+    assert {"00", "01a", "01b"} <= have
     for path in BUILT:
         for text in _markdown(_read(path)) + [c.source for c in _read(path).cells
                                               if c.cell_type == "code"]:
-            for number in re.findall(r"\b[Ll]essons? (\d\d)\b", text):
+            for number in re.findall(r"\b[Ll]essons? (\d\d[a-z]?)\b", text):
                 assert number in have, f"{path.name} refers to lesson {number}, which does not exist"
 
 
-def test_numbers_quoted_in_lesson_01s_answers_are_right():
+def test_numbers_quoted_in_lesson_01as_answers_are_right():
     import math
 
-    # The tiny graph of Section 2 with the target t = 0 (the first Try it).
+    # The neuron of Section 3 with the target t = 0 (its Try it).
     x, w, b = 1.5, 0.8, -0.5
     h = 1 / (1 + math.exp(-(w * x + b)))
     dz = 2 * h * h * (1 - h)
-    text = next(t for t in _markdown(_read(ROOT / "notebooks/01_backpropagation.ipynb"))
+    text = next(t for t in _markdown(_read(ROOT / "notebooks/01a_backprop_chain_rule.ipynb"))
                 if "change the target to $t = 0$" in t)
     assert f"{dz * x:.3f}" in text and f"{dz:.3f}" in text and f"{h:.3f}" in text
+
+
+def test_vanishing_gradient_figure_quoted_in_lesson_01a_is_the_stored_one():
+    nb = _read(ROOT / "notebooks/01a_backprop_chain_rule.ipynb")
+    out = next(_stream_text(c) for c in nb.cells
+               if c.cell_type == "code" and "deep_mlp_stats(20" in c.source)
+    ratio = float(re.search(r"sigmoid with glorot_normal.*ratio\s+(\S+)", out).group(1))
+    text = "\n".join(_markdown(nb))
+    assert "more than $10^{12}$ times smaller" in text and ratio < 1e-12, (ratio, out)
+    chain = next(_stream_text(c) for c in nb.cells
+                 if c.cell_type == "code" and "def chain_slope" in c.source)
+    assert "L=20:  3.3e+03" in chain and 1.5 ** 20 == pytest.approx(3325, rel=1e-3)
+
+
+def _section_numbers(path: Path) -> set[str]:
+    return {m for t in _markdown(_read(path)) for m in re.findall(r"^## (\d+)\.", t, flags=re.M)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_section_references_point_at_sections_that_exist(path):
+    """``§7`` names a section of the same lesson, ``lesson 01a §7`` one of lesson 01a; a
+    citation's ``§6.3.1`` (with a dot) is a book's section and is left alone."""
+    by_name = {p.name.split("_")[0]: p for p in NOTEBOOKS}
+    own = _section_numbers(path)
+    for text in _markdown(_read(path)):
+        for lesson, number in re.findall(r"\b[Ll]esson (\d\d[a-z]?) §(\d+)(?![.\d])", text):
+            assert number in _section_numbers(by_name[lesson]), (
+                f"{path.name} refers to lesson {lesson} §{number}, which has no such section")
+        bare = re.sub(r"\b[Ll]esson \d\d[a-z]? §\d+", "", text)
+        for number in re.findall(r"(?<![\d.])§(\d+)(?![.\d])", bare):
+            assert number in own, f"{path.name} refers to §{number}, which it does not have"
