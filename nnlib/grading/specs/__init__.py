@@ -3,8 +3,9 @@
 An assignment module (e.g. :mod:`nnlib.grading.specs.backprop`) defines ``ASSIGNMENT`` (its
 name, also the notebook's name under ``solutions/``), ``QUESTIONS`` (the auto-graded
 :class:`~nnlib.grading.core.Question` objects, in notebook order) and ``MANUAL`` (answer
-cells graded by hand: ``grade_id -> points``). ``chain_rule`` holds the checkers of
-lesson 01a's exercises, and the modules named after the assignments still to come
+cells graded by hand: ``grade_id -> points``). An assignment module may add
+``LESSON_QUESTIONS``, ungraded checkers of its lesson's exercises. ``chain_rule`` holds the
+checkers of lesson 01a's exercises, and the modules named after the assignments still to come
 (``optimizers``, ``regularization``, ``losses``) those of their lessons' exercises.
 """
 
@@ -16,8 +17,9 @@ from types import ModuleType
 from nnlib import validation
 from nnlib.grading.core import Question
 
-ASSIGNMENTS = ("backprop",)
-CHECK_MODULES = ("backprop", "chain_rule", "optimizers", "regularization", "losses")
+ASSIGNMENTS = ("backprop", "gradient_descent")
+CHECK_MODULES = ("backprop", "chain_rule", "gradient_descent", "optimizers", "regularization",
+                 "losses")
 
 
 def assignment(name: str) -> ModuleType:
@@ -30,7 +32,8 @@ def all_questions() -> dict[str, Question]:
     """Every checkable question by name, across assignments and lesson checkers."""
     out: dict[str, Question] = {}
     for mod in CHECK_MODULES:
-        for q in importlib.import_module(f"nnlib.grading.specs.{mod}").QUESTIONS:
+        module = importlib.import_module(f"nnlib.grading.specs.{mod}")
+        for q in (*module.QUESTIONS, *getattr(module, "LESSON_QUESTIONS", ())):
             out[q.name] = q
     return out
 
