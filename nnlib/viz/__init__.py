@@ -7,7 +7,7 @@ controls feed a pure ``compute_*`` function whose result (``explorer.state``) a 
 ``explorer.state``; no browser is needed.
 
 Explorers:
-  :func:`lr_explorer`, :func:`optimizer_race`, :func:`graph_stepper`,
+  :func:`lr_explorer`, :func:`batch_size_explorer`, :func:`optimizer_race`, :func:`graph_stepper`,
   :func:`activation_explorer`, :func:`depth_explorer`, :func:`dropout_viewer`,
   :func:`regularization_explorer`, :func:`conv_explorer`, the
   :class:`TrainingMonitor` callback for ``nnlib.train.fit(..., callbacks=[monitor])``, and
@@ -21,6 +21,7 @@ for colour-blind readers. The :class:`Explorer` machinery is in :mod:`nnlib.viz.
 """
 
 from nnlib.viz.activations import activation_explorer, compute_activation
+from nnlib.viz.batches import batch_size_explorer, descent_paths
 from nnlib.viz.boundary import BoundaryMonitor, boundary_state, draw_boundary_monitor
 from nnlib.viz.conv import conv_explorer, convolve2d
 from nnlib.viz.depth import deep_mlp_stats, depth_explorer
@@ -53,7 +54,7 @@ __all__ = [
     "plot_history", "plot_paths", "plot_decision_boundary", "decision_grid", "plot_histograms",
     "image_grid",
     "Surface", "SURFACES", "gd_trajectory", "optimizer_trajectory", "race",
-    "lr_explorer", "compute_lr", "optimizer_race", "compute_race", "reference_optimizers",
+    "lr_explorer", "compute_lr", "batch_size_explorer", "descent_paths", "optimizer_race", "compute_race", "reference_optimizers",
     "graph_stepper", "graph_state", "Node",
     "activation_explorer", "compute_activation",
     "depth_explorer", "deep_mlp_stats",
