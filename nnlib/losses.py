@@ -247,7 +247,11 @@ def sigmoid_binary_cross_entropy(y_pred: Any, y_true: Any) -> jax.Array:
     .. math:: \ell(z, y) = \max(z, 0) - z y + \log(1 + e^{-|z|}),
               \qquad L = \frac{1}{N}\sum_i \ell(z_i, y_i),
 
-    whose exponential never exceeds 1. Keras' ``binary_crossentropy(from_logits=True)``.
+    whose exponential never exceeds 1 (``jnp.logaddexp(0, z)`` evaluates
+    :math:`\max(z, 0) + \log(1 + e^{-|z|})` this way, and its ``jax.grad`` is
+    :math:`\sigma(z)` everywhere; the formula written with ``maximum`` and ``abs`` would get
+    ``jax.grad`` wrong at exactly :math:`z = 0`, where both kinks sit, e.g. at zero-initialised
+    weights). Keras' ``binary_crossentropy(from_logits=True)``.
 
     Args:
       y_pred: logits, float array of any shape.
@@ -257,7 +261,7 @@ def sigmoid_binary_cross_entropy(y_pred: Any, y_true: Any) -> jax.Array:
       A scalar: the mean over all elements.
     """
     z, y = _pair(y_pred, y_true)
-    return jnp.mean(jnp.maximum(z, 0.0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))))
+    return jnp.mean(jnp.logaddexp(0.0, z) - z * y)
 
 
 def sigmoid_binary_cross_entropy_grad(y_pred: Any, y_true: Any) -> jax.Array:

@@ -397,3 +397,10 @@ def test_get_errors_and_passthrough():
     assert L.get(loss) is loss
     custom = L.get(lambda yp, yt: jnp.sum(yp))
     assert custom.grad is None and custom.from_logits is False
+
+
+def test_jax_grad_of_the_logits_bce_is_right_at_exactly_zero_logits():
+    """Zero-initialised output weights give z = 0, where max(z, 0) and |z| both have kinks."""
+    z, t = jnp.zeros(3), jnp.array([0.0, 1.0, 0.75])
+    np.testing.assert_allclose(jax.grad(L.sigmoid_binary_cross_entropy)(z, t),
+                               L.sigmoid_binary_cross_entropy_grad(z, t), atol=1e-7)

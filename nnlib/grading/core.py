@@ -54,6 +54,20 @@ class Mistake:
     outputs: Callable[[Inputs], dict]
 
 
+def variant(reference: Callable[[Inputs], dict], **changes: Callable[[Inputs], Any]
+            ) -> Callable[[Inputs], dict]:
+    """A mistake's ``outputs``: the reference's outputs with some of them replaced.
+
+    Example: ``variant(ref, grad=lambda i: -ref(i)["grad"])`` is the reference with the
+    gradient's sign flipped (the other outputs stay right, so only the gradient is compared).
+    """
+    def outputs(inputs: Inputs) -> dict:
+        out = dict(reference(inputs))
+        out.update({key: f(inputs) for key, f in changes.items()})
+        return out
+    return outputs
+
+
 @dataclasses.dataclass(frozen=True)
 class Question:
     """One graded or checkable question (see the module docstring).

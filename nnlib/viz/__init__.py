@@ -9,7 +9,8 @@ controls feed a pure ``compute_*`` function whose result (``explorer.state``) a 
 Explorers:
   :func:`lr_explorer`, :func:`batch_size_explorer`, :func:`optimizer_race`, :func:`graph_stepper`,
   :func:`activation_explorer`, :func:`depth_explorer`, :func:`dropout_viewer`,
-  :func:`regularization_explorer`, :func:`conv_explorer`, the
+  :func:`regularization_explorer`, :func:`conv_explorer`, :func:`loss_explorer`,
+  :func:`robust_fit_explorer`, the
   :class:`TrainingMonitor` callback for ``nnlib.train.fit(..., callbacks=[monitor])``, and
   the :class:`BoundaryMonitor` (decision boundary + loss while training, with a scrub slider).
 
@@ -35,6 +36,12 @@ from nnlib.viz.descent import (
 from nnlib.viz.dropout import dropout_forward, dropout_viewer
 from nnlib.viz.explorer import Explorer, figure_png, new_figure
 from nnlib.viz.graph import Node, graph_state, graph_stepper
+from nnlib.viz.losses import (
+    compute_loss_curves,
+    compute_robust_fit,
+    loss_explorer,
+    robust_fit_explorer,
+)
 from nnlib.viz.monitor import TrainingMonitor
 from nnlib.viz.palette import CYCLE, DIVERGING_CMAP, GREY, OKABE_ITO, SEQUENTIAL_CMAP
 from nnlib.viz.plots import (
@@ -63,4 +70,5 @@ __all__ = [
     "TrainingMonitor",
     "BoundaryMonitor", "boundary_state", "draw_boundary_monitor",
     "conv_explorer", "convolve2d",
+    "loss_explorer", "compute_loss_curves", "robust_fit_explorer", "compute_robust_fit",
 ]

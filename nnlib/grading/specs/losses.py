@@ -1,13 +1,25 @@
-"""Checkers for the loss-functions lesson's exercises: a numerically stable softmax.
+"""Checkers for the loss-functions lesson's exercises (lesson 03): stable softmax and losses.
 
 * ``softmax(z) -> p`` over the last axis, stable for large logits (subtract the row's max).
+* ``logsumexp(z)``: :math:`\\log\\sum_k e^{z_k}` over the last axis, shape ``z.shape[:-1]``,
+  stable for logits of either sign far from zero (``m + log sum exp(z - m)``, ``m`` the row's
+  max).
+* ``bce_with_logits(z, t) -> loss`` and ``bce_with_logits_grad(z, t) -> dL/dz``: binary
+  cross-entropy of logits ``z`` ``(N,)`` against labels ``t`` in {0, 1}, the mean over the
+  batch, finite at logits of +-1000; the gradient is ``(sigmoid(z) - t) / N``.
+* ``categorical_cross_entropy(logits, labels) -> loss``: softmax cross-entropy of logits
+  ``(N, K)`` against integer labels ``(N,)``, the mean over the batch of
+  ``logsumexp(z_n) - z_n[labels_n]``.
+
+Every case set has a batch of one, non-square shapes and logits near +-1000, so that each
+catalogued mistake moves the output far beyond the tolerance in at least one case.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from nnlib.grading.core import Question
+from nnlib.grading.core import Mistake, Question, variant
 
 
 # --------------------------------------------------------------------------- softmax
@@ -35,4 +47,208 @@ SOFTMAX = Question(
 )
 
 
-QUESTIONS = (SOFTMAX,)
+
+
+# --------------------------------------------------------------------------- shared helpers
+def _lse(z, axis=-1):
+    m = z.max(axis=axis, keepdims=True)
+    return (m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+
+
+def _quiet(f):
+    """A wrong variant computed with NumPy's overflow/log(0) warnings silenced."""
+    def out(i):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore", under="ignore"):
+            return f(i)
+    return out
+
+
+def _blows_up(i, outputs, key, what):
+    """Recognises an overflow: +inf or nan in ``key`` on logits far from zero (any float width)."""
+    value = np.asarray(outputs.get(key, 0.0))
+    if value.dtype == object or np.max(np.abs(i["z"])) < 100:
+        return None
+    value = value.astype(np.float64)
+    if np.any(np.isnan(value)) or np.any(value == np.inf):
+        return what
+    return None
+
+
+# --------------------------------------------------------------------------- logsumexp
+def _lse_cases(rng):
+    rows = np.where(np.arange(2)[:, None] == 0, 800.0, -800.0)     # one row near +800, one near -800
+    return [("logits of shape (4, 3)", {"z": rng.normal(size=(4, 3))}),
+            ("a batch of one, 5 classes", {"z": rng.normal(size=(1, 5))}),
+            ("large logits (~1000), shape (3, 4)", {"z": 1000 + 5 * rng.normal(size=(3, 4))}),
+            ("rows near +800 and -800, shape (2, 3)", {"z": rows + 3 * rng.normal(size=(2, 3))})]
+
+
+def _lse_hint(i, outputs):
+    return _blows_up(i, outputs, "lse", (
+        "logsumexp overflowed: exp of a logit near 1000 is inf. Subtract the row's max m first "
+        "and add it back: logsumexp(z) = m + log(sum(exp(z - m)))"))
+
+
+LOGSUMEXP = Question(
+    name="logsumexp", functions=("logsumexp",), make_cases=_lse_cases,
+    run=lambda fns, i: {"lse": fns["logsumexp"](i["z"])},
+    reference=lambda i: {"lse": _lse(i["z"])}, hints=(_lse_hint,),
+    mistakes=(
+        Mistake("max_not_added_back", "the row's max m was subtracted inside the exp but not "
+                "added back: logsumexp(z) = m + log(sum(exp(z - m)))",
+                lambda i: {"lse": _lse(i["z"]) - i["z"].max(axis=-1)}),
+        Mistake("only_the_max", "that is only the max m of each row; the log-sum term "
+                "log(sum(exp(z - m))) is missing (max is a lower bound, not logsumexp)",
+                lambda i: {"lse": i["z"].max(axis=-1)}),
+        Mistake("global_max", "the max was taken over the whole array instead of each row, so a "
+                "row far below the largest logit underflows to log(0) = -inf; take "
+                "max(axis=-1, keepdims=True)",
+                _quiet(lambda i: {"lse": i["z"].max() + np.log(np.exp(i["z"] - i["z"].max()).sum(-1))})),
+        Mistake("mean_not_sum", "that is the log of the MEAN of exp(z) (off by log K); "
+                "logsumexp sums over the K classes",
+                lambda i: {"lse": _lse(i["z"]) - np.log(i["z"].shape[-1])}),
+        Mistake("wrong_axis", "reduced over axis 0 (the batch); the classes are the last axis",
+                lambda i: {"lse": _lse(i["z"], axis=0)}),
+        Mistake("kept_dims", "the result keeps the class axis as size 1 (keepdims=True); return "
+                "shape z.shape[:-1]", lambda i: {"lse": _lse(i["z"])[..., None]}),
+    ),
+)
+
+
+# --------------------------------------------------------------------------- BCE on logits
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow at any z
+
+
+def _bce_cases(rng):
+    def case(z):
+        return {"z": z, "t": rng.integers(0, 2, size=z.shape).astype(np.float64)}
+    big = 1000.0 * np.array([1.0, -1.0, 1.0, -1.0, 0.5])
+    large = {"z": big + rng.normal(size=5), "t": np.array([0.0, 1.0, 1.0, 0.0, 0.0])}
+    return [("7 logits", case(2 * rng.normal(size=7))),
+            ("a batch of one", case(rng.normal(size=1))),
+            ("logits near +-1000, some confidently wrong", large),
+            ("10 logits", case(3 * rng.normal(size=10)))]
+
+
+def _bce_ref(i):
+    z, t = i["z"], i["t"]
+    return {"loss": np.mean(np.logaddexp(0.0, z) - z * t), "grad": (_sigmoid(z) - t) / z.size}
+
+
+def _bce_hint(i, outputs):
+    return _blows_up(i, outputs, "loss", (
+        "the loss is inf or nan on logits near +-1000: sigmoid(z) rounds to exactly 0 or 1, so "
+        "log(p) or log(1 - p) is log(0) (or exp(z) overflows in log(1 + exp(z))). Compute it "
+        "from the logits: max(z, 0) - z*t + log(1 + exp(-|z|))"))
+
+
+def _bce_clip_hint(i, outputs):
+    """A loss computed from a probability clipped to [eps, 1 - eps], for the usual eps values."""
+    loss = np.asarray(outputs.get("loss", np.nan))
+    if loss.dtype == object or loss.shape != () or np.max(np.abs(i["z"])) < 100:
+        return None
+    p = _sigmoid(i["z"])
+    for eps in (1e-7, 1e-8, 1e-10, 1e-12, 1e-15, 1e-6, 1e-5):
+        q = np.clip(p, eps, 1 - eps)
+        clipped = -np.mean(i["t"] * np.log(q) + (1 - i["t"]) * np.log(1 - q))
+        if abs(float(loss) - clipped) <= 1e-3 * max(1.0, abs(clipped)):
+            return (f"the probability was clipped to [{eps:g}, 1 - {eps:g}], which caps the loss "
+                    f"of a confidently wrong logit at -log({eps:g}) = {-np.log(eps):.1f} instead "
+                    "of about |z|; compute the loss from the logits, not from sigmoid(z)")
+    return None
+
+
+BCE_WITH_LOGITS = Question(
+    name="bce_with_logits", functions=("bce_with_logits", "bce_with_logits_grad"),
+    make_cases=_bce_cases, reference=_bce_ref,
+    run=lambda fns, i: {name: fns[f](i["z"], i["t"]) for name, f in
+                        (("loss", "bce_with_logits"), ("grad", "bce_with_logits_grad"))}, rtol=1e-5, atol=1e-6,
+    hints=(_bce_hint, _bce_clip_hint),
+    mistakes=(
+        Mistake("loss_sum", "the loss is the SUM over the batch; take the mean (divide by N)",
+                variant(_bce_ref, loss=lambda i: _bce_ref(i)["loss"] * i["z"].size)),
+        Mistake("grad_missing_1_over_n", "the gradient is missing the 1/N of the batch mean: "
+                "dL/dz = (sigmoid(z) - t) / N",
+                variant(_bce_ref, grad=lambda i: _sigmoid(i["z"]) - i["t"])),
+        Mistake("loss_sign", "the loss is negative: cross-entropy is MINUS the mean "
+                "log-likelihood, -[t log p + (1 - t) log(1 - p)]",
+                variant(_bce_ref, loss=lambda i: -_bce_ref(i)["loss"])),
+        Mistake("grad_sign", "sign error: the gradient is sigmoid(z) - t, not t - sigmoid(z)",
+                variant(_bce_ref, grad=lambda i: -_bce_ref(i)["grad"])),
+        Mistake("labels_swapped", "t and 1 - t are swapped: the loss rewards the wrong class "
+                "(log p goes with t, log(1 - p) with 1 - t)",
+                variant(_bce_ref, loss=lambda i: _bce_ref({"z": i["z"], "t": 1 - i["t"]})["loss"])),
+        Mistake("grad_wrt_p", "that is dL/dp, the gradient with respect to the probability; "
+                "through the sigmoid the factor p(1 - p) cancels: dL/dz = (p - t) / N",
+                _quiet(variant(_bce_ref, grad=lambda i: (_sigmoid(i["z"]) - i["t"]) / (
+                    _sigmoid(i["z"]) * (1 - _sigmoid(i["z"]))) / i["z"].size))),
+        Mistake("grad_mse_on_sigmoid", "that gradient, 2(p - t) p(1 - p) / N, is the MSE's on a "
+                "sigmoid output; for cross-entropy the factor p(1 - p) cancels: (p - t) / N",
+                variant(_bce_ref, grad=lambda i: 2 * (_sigmoid(i["z"]) - i["t"]) * _sigmoid(i["z"])
+                             * (1 - _sigmoid(i["z"])) / i["z"].size)),
+    ),
+)
+
+
+# --------------------------------------------------------------------------- integer labels
+def _cce_cases(rng):
+    def case(n, k, scale=1.0, offset=0.0):
+        return {"z": offset + scale * rng.normal(size=(n, k)),
+                "labels": rng.integers(0, k, size=n)}
+    return [("5 examples, 3 classes", case(5, 3, 2.0)),
+            ("a batch of one, 4 classes", case(1, 4, 2.0)),
+            ("logits near 1000, 4 examples, 6 classes", case(4, 6, 3.0, 1000.0)),
+            ("logits near -1000, 3 examples, 2 classes", case(3, 2, 3.0, -1000.0))]
+
+
+def _log_softmax(z, axis=-1):
+    return z - np.expand_dims(_lse(z, axis), axis)
+
+
+def _picked(i, logp):
+    return logp[np.arange(len(i["labels"])), i["labels"]]
+
+
+def _cce_ref(i):
+    return {"loss": -np.mean(_picked(i, _log_softmax(i["z"])))}
+
+
+def _cce_hint(i, outputs):
+    return _blows_up(i, outputs, "loss", (
+        "the loss is inf or nan on logits near +-1000: exp overflowed (or underflowed to 0 and "
+        "was divided or logged). Use log_softmax(z) = z - logsumexp(z), with the row's max "
+        "subtracted inside logsumexp"))
+
+
+CATEGORICAL_CE = Question(
+    name="categorical_cross_entropy", functions=("categorical_cross_entropy",),
+    make_cases=_cce_cases, reference=_cce_ref, hints=(_cce_hint,),
+    run=lambda fns, i: {"loss": fns["categorical_cross_entropy"](i["z"], i["labels"])},
+    mistakes=(
+        Mistake("sum_not_mean", "the loss is the SUM over the batch; take the mean over the N "
+                "examples", lambda i: {"loss": _cce_ref(i)["loss"] * len(i["z"])}),
+        Mistake("mean_over_classes", "divided by N*K: that is the mean over every entry of "
+                "onehot * log p; sum over the K classes, then average over the N examples",
+                lambda i: {"loss": _cce_ref(i)["loss"] / i["z"].shape[-1]}),
+        Mistake("sign", "the loss is negative: cross-entropy is MINUS the mean log-probability "
+                "of the true class", lambda i: {"loss": -_cce_ref(i)["loss"]}),
+        Mistake("columns_for_every_row", "logp[:, labels] picks every label's column for EVERY "
+                "row (an (N, N) array): integer labels are not one-hot; pick one entry per row, "
+                "logp[arange(N), labels]",
+                lambda i: {"loss": -np.mean(_log_softmax(i["z"])[:, i["labels"]])}),
+        Mistake("labels_as_weights", "the integer labels were multiplied into log p as if they "
+                "were one-hot rows; turn them into one-hot rows first, or pick "
+                "logp[arange(N), labels]",
+                lambda i: {"loss": -np.mean(np.sum(i["labels"][:, None] * _log_softmax(i["z"]),
+                                                   axis=-1))}),
+        Mistake("max_not_added_back", "logsumexp lost the row's max: log p = z - (m + "
+                "log(sum(exp(z - m)))) with m added back",
+                lambda i: {"loss": _cce_ref(i)["loss"] - np.mean(i["z"].max(axis=-1))}),
+        Mistake("softmax_over_batch", "softmax was normalised over the batch (axis 0); "
+                "normalise each row over the classes (the last axis)",
+                _quiet(lambda i: {"loss": -np.mean(_picked(i, _log_softmax(i["z"], axis=0)))})),
+    ),
+)
+
+QUESTIONS = (SOFTMAX, LOGSUMEXP, BCE_WITH_LOGITS, CATEGORICAL_CE)
