@@ -1,4 +1,18 @@
-"""Checkers for the loss-functions lesson's exercises (lesson 03): stable softmax and losses.
+"""The graded questions of the ``losses`` assignment, and the checkers of lesson 03's exercises.
+
+The assignment (``solutions/losses/losses.ipynb``) asks for each loss together with its
+gradient with respect to the network's output (logits for the cross-entropies):
+
+* ``mse_loss_and_grad(pred, target) -> (loss, grad)``: the mean over all entries;
+* ``bce_loss_and_grad(logits, labels) -> (loss, grad)``: binary cross-entropy on logits;
+* ``softmax_ce_loss_and_grad(logits, labels) -> (loss, grad)``: integer labels;
+* ``weighted_bce_loss_and_grad(logits, labels, pos_weight) -> (loss, grad)``: the positive
+  class's term weighted by ``pos_weight`` (its gradient is the derivation the notebook asks for);
+* ``train_logistic(X, y, loss, *, learning_rate, steps, w0=None, b0=0.0) -> (w, b, losses)``:
+  logistic regression trained by gradient descent with the student's own losses.
+
+Lesson 03's checkers (feedback only, ``LESSON_QUESTIONS``):
+
 
 * ``softmax(z) -> p`` over the last axis, stable for large logits (subtract the row's max).
 * ``logsumexp(z)``: :math:`\\log\\sum_k e^{z_k}` over the last axis, shape ``z.shape[:-1]``,
@@ -19,7 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib.grading.core import Mistake, Question, variant
+from nnlib.grading.core import AUTODIFF, GRADER, Mistake, Question, variant
+
+ASSIGNMENT = "losses"
 
 
 # --------------------------------------------------------------------------- softmax
@@ -251,4 +267,226 @@ CATEGORICAL_CE = Question(
     ),
 )
 
-QUESTIONS = (SOFTMAX, LOGSUMEXP, BCE_WITH_LOGITS, CATEGORICAL_CE)
+LESSON_QUESTIONS = (SOFTMAX, LOGSUMEXP, BCE_WITH_LOGITS, CATEGORICAL_CE)
+
+
+# =========================================================================== the assignment
+_NO_AUTODIFF = (*AUTODIFF, *GRADER, "nnlib.losses")
+
+
+def _pair(function, *args):
+    """A ``run`` calling ``function(*inputs[args]) -> (loss, grad)`` (0-d inputs as floats)."""
+    def run(fns, i):
+        values = [float(i[a]) if np.ndim(i[a]) == 0 else i[a] for a in args]
+        loss, grad = fns[function](*values)
+        return {"loss": loss, "grad": grad}
+    return run
+
+
+# --------------------------------------------------------------------------- MSE
+def _mse_cases(rng):
+    return [("predictions of shape (6,)", {"pred": rng.normal(size=6), "target": rng.normal(size=6)}),
+            ("a batch of one", {"pred": rng.normal(size=1), "target": rng.normal(size=1)}),
+            ("predictions of shape (4, 3) (N=4 examples, K=3 outputs)",
+             {"pred": rng.normal(size=(4, 3)), "target": rng.normal(size=(4, 3))}),
+            ("large values (~1e3), shape (5, 2)",
+             {"pred": 1e3 * rng.normal(size=(5, 2)), "target": 1e3 * rng.normal(size=(5, 2))})]
+
+
+def _mse_ref(i, *, scale=1.0, factor=2.0, per_example=False):
+    r = i["pred"] - i["target"]
+    n = len(r) if per_example else r.size
+    return {"loss": np.sum(r**2) / n * scale, "grad": factor * r / n}
+
+
+MSE_PAIR = Question(
+    name="mse_loss_and_grad", functions=("mse_loss_and_grad",), points=2,
+    test_cell="test_mse_loss_and_grad", forbidden=_NO_AUTODIFF, make_cases=_mse_cases,
+    run=_pair("mse_loss_and_grad", "pred", "target"),
+    reference=_mse_ref,
+    mistakes=(
+        Mistake("sum", "the loss is the SUM of the squared errors; the mean divides by the "
+                "number of entries", variant(_mse_ref, loss=lambda i: np.sum((i["pred"] - i["target"]) ** 2))),
+        Mistake("grad_sum", "the gradient is missing the 1/(number of entries) of the mean",
+                variant(_mse_ref, grad=lambda i: 2 * (i["pred"] - i["target"]))),
+        Mistake("missing_2", "the gradient of r**2 is 2 r: the factor 2 is missing",
+                lambda i: _mse_ref(i, factor=1.0)),
+        Mistake("sign", "sign error in the gradient: it is 2 (pred - target) / n",
+                lambda i: _mse_ref(i, factor=-2.0)),
+        Mistake("per_example_mean", "divided by the number of examples N only; the mean is over "
+                "all N*K entries (or divide both the loss and the gradient by the same count)",
+                lambda i: _mse_ref(i, per_example=True)),
+    ),
+)
+
+
+# --------------------------------------------------------------------------- BCE on logits
+BCE_PAIR = Question(
+    name="bce_loss_and_grad", functions=("bce_loss_and_grad",), points=3,
+    test_cell="test_bce_loss_and_grad", forbidden=_NO_AUTODIFF, make_cases=_bce_cases,
+    run=_pair("bce_loss_and_grad", "z", "t"),
+    reference=_bce_ref, rtol=1e-5, atol=1e-6, hints=(_bce_hint, _bce_clip_hint),
+    mistakes=BCE_WITH_LOGITS.mistakes,
+)
+
+
+# --------------------------------------------------------------------------- softmax CE, integer labels
+def _sce_ref(i):
+    z, labels = i["z"], i["labels"]
+    p = np.exp(_log_softmax(z))
+    onehot = np.eye(z.shape[1])[labels]
+    return {"loss": _cce_ref(i)["loss"], "grad": (p - onehot) / len(z)}
+
+
+def _sce_hint(i, outputs):
+    return _cce_hint(i, outputs) or _blows_up(i, outputs, "grad", (
+        "the gradient is inf or nan on logits near +-1000: compute softmax with the row's max "
+        "subtracted"))
+
+
+SOFTMAX_CE_PAIR = Question(
+    name="softmax_ce_loss_and_grad", functions=("softmax_ce_loss_and_grad",), points=3,
+    test_cell="test_softmax_ce_loss_and_grad", forbidden=_NO_AUTODIFF, make_cases=_cce_cases,
+    run=_pair("softmax_ce_loss_and_grad", "z", "labels"),
+    reference=_sce_ref, hints=(_sce_hint,),
+    mistakes=(*(Mistake(m.name, m.message, variant(_sce_ref, loss=lambda i, m=m: m.outputs(i)["loss"]))
+                for m in CATEGORICAL_CE.mistakes),
+              Mistake("grad_missing_1_over_n", "the gradient is missing the 1/N of the batch "
+                      "mean: (softmax(z) - onehot) / N",
+                      variant(_sce_ref, grad=lambda i: _sce_ref(i)["grad"] * len(i["z"]))),
+              Mistake("grad_sign", "sign error: the gradient is softmax(z) - onehot(labels)",
+                      variant(_sce_ref, grad=lambda i: -_sce_ref(i)["grad"])),
+              Mistake("grad_no_labels", "the gradient is softmax(z) / N alone: subtract the "
+                      "one-hot labels, (p - y) / N",
+                      variant(_sce_ref, grad=lambda i: np.exp(_log_softmax(i["z"])) / len(i["z"]))),
+              Mistake("grad_labels_not_onehot", "the integer labels were subtracted as numbers; "
+                      "turn them into one-hot rows first: (p - onehot(labels)) / N",
+                      variant(_sce_ref, grad=lambda i: (np.exp(_log_softmax(i["z"]))
+                                                        - i["labels"][:, None]) / len(i["z"])))),
+)
+
+
+# --------------------------------------------------------------------------- weighted BCE
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _wbce_cases(rng):
+    out = []
+    for desc, (case_desc, c) in zip(("pos_weight 3", "pos_weight 0.5", "pos_weight 3",
+                                     "pos_weight 10"), _bce_cases(rng)):
+        w = float(desc.split()[-1])
+        out.append((f"{case_desc}, {desc}", {**c, "w": np.asarray(w)}))
+    return out
+
+
+def _wbce_ref(i, *, weight_neg=False, weight_both=False):
+    z, t, w = i["z"], i["t"], float(i["w"])
+    wp, wn = (1.0, w) if weight_neg else ((w, w) if weight_both else (w, 1.0))
+    loss = np.mean(wp * t * _softplus(-z) + wn * (1 - t) * _softplus(z))
+    p = _sigmoid(z)
+    grad = (wp * t * (p - 1) + wn * (1 - t) * p) / z.size
+    return {"loss": loss, "grad": grad}
+
+
+def _wbce_hint(i, outputs):
+    return _blows_up(i, outputs, "loss", (
+        "the loss is inf or nan on logits near +-1000: write log sigmoid(z) = -softplus(-z) and "
+        "log(1 - sigmoid(z)) = -softplus(z), with softplus(x) = max(x, 0) + log(1 + exp(-|x|))"))
+
+
+WEIGHTED_BCE_PAIR = Question(
+    name="weighted_bce_loss_and_grad", functions=("weighted_bce_loss_and_grad",), points=3,
+    test_cell="test_weighted_bce_loss_and_grad", forbidden=_NO_AUTODIFF, make_cases=_wbce_cases,
+    run=_pair("weighted_bce_loss_and_grad", "z", "t", "w"),
+    reference=_wbce_ref, rtol=1e-5, atol=1e-6, hints=(_wbce_hint,),
+    mistakes=(
+        Mistake("grad_unweighted", "that is the unweighted gradient (p - t)/N: the weight "
+                "multiplies the positive term, so dL/dz = (w t (p - 1) + (1 - t) p) / N",
+                variant(_wbce_ref, grad=lambda i: (_sigmoid(i["z"]) - i["t"]) / i["z"].size)),
+        Mistake("weight_both", "pos_weight multiplies both terms; it weights only the positive "
+                "examples' term t log p", lambda i: _wbce_ref(i, weight_both=True)),
+        Mistake("weight_negatives", "pos_weight went on the negative examples' term; it weights "
+                "t log p, the positive one", lambda i: _wbce_ref(i, weight_neg=True)),
+        Mistake("loss_sum", "the loss is the SUM over the batch; take the mean",
+                variant(_wbce_ref, loss=lambda i: _wbce_ref(i)["loss"] * i["z"].size)),
+        Mistake("grad_sign", "sign error in the gradient",
+                variant(_wbce_ref, grad=lambda i: -_wbce_ref(i)["grad"])),
+    ),
+)
+
+
+# --------------------------------------------------------------------------- training
+def _logistic_cases(rng):
+    def data(n):
+        X = rng.normal(size=(n, 2))
+        y = (X @ np.array([2.0, -1.0]) + 0.3 * rng.normal(size=n) > 0).astype(np.float64)
+        return X, y
+    out = []
+    for desc, loss, n, w0 in [("cross-entropy, 40 examples, from zero", "bce", 40, None),
+                              ("MSE on the sigmoid, 40 examples, from zero", "mse", 40, None),
+                              ("cross-entropy from a confidently wrong start", "bce", 30, (-6.0, 3.0)),
+                              ("MSE from a confidently wrong start", "mse", 30, (-6.0, 3.0))]:
+        X, y = data(n)
+        c = {"X": X, "y": y, "loss": np.asarray(0 if loss == "bce" else 1),
+             "lr": np.asarray(0.5), "steps": np.asarray(25)}
+        if w0 is not None:
+            c["w0"] = np.asarray(w0)
+        out.append((desc, c))
+    return out
+
+
+def _logistic_sim(i, *, slope=True, sign=1.0, record_after=False, extra_mean=False):
+    X, y, steps, lr = i["X"], i["y"], int(i["steps"]), float(i["lr"])
+    w = np.array(i["w0"], np.float64) if "w0" in i else np.zeros(X.shape[1])
+    b = 0.0
+    losses = []
+    bce = int(i["loss"]) == 0
+
+    def loss_grad(w, b):
+        z = X @ w + b
+        if bce:
+            return _bce_ref({"z": z, "t": y})["loss"], _bce_ref({"z": z, "t": y})["grad"]
+        p = _sigmoid(z)
+        r = _mse_ref({"pred": p, "target": y})
+        return r["loss"], r["grad"] * (p * (1 - p) if slope else 1.0)
+
+    for _ in range(steps):
+        loss, dz = loss_grad(w, b)
+        if extra_mean:
+            dz = dz / len(y)
+        w, b = w - sign * lr * (X.T @ dz), b - sign * lr * dz.sum()
+        losses.append(loss_grad(w, b)[0] if record_after else loss)
+    return {"w": w, "b": np.asarray(b), "losses": np.asarray(losses)}
+
+
+def _run_logistic(fns, i):
+    kw = {"w0": i["w0"].copy()} if "w0" in i else {}
+    w, b, losses = fns["train_logistic"](i["X"], i["y"], "bce" if int(i["loss"]) == 0 else "mse",
+                                         learning_rate=float(i["lr"]), steps=int(i["steps"]), **kw)
+    return {"w": w, "b": b, "losses": np.asarray(losses, dtype=np.float64).reshape(-1)}
+
+
+TRAIN_LOGISTIC = Question(
+    name="train_logistic", functions=("train_logistic",), points=3, test_cell="test_train_logistic",
+    forbidden=_NO_AUTODIFF, make_cases=_logistic_cases, run=_run_logistic,
+    reference=_logistic_sim, rtol=1e-6, atol=1e-9,
+    mistakes=(
+        Mistake("mse_no_sigmoid_slope", "with the MSE on p = sigmoid(z), the gradient with "
+                "respect to z carries the sigmoid's slope: dL/dz = dL/dp * p (1 - p)",
+                lambda i: _logistic_sim(i, slope=False)),
+        Mistake("sign", "sign error in the update: w - learning_rate * dL/dw",
+                lambda i: _logistic_sim(i, sign=-1.0)),
+        Mistake("loss_after_step", "each recorded loss must be the one BEFORE the step (the "
+                "first entry is the loss at the starting point)",
+                lambda i: _logistic_sim(i, record_after=True)),
+        Mistake("mean_twice", "the gradient was divided by N again: your loss's gradient already "
+                "carries the 1/N of the mean, so dL/dw = X.T @ dL/dz",
+                lambda i: _logistic_sim(i, extra_mean=True)),
+    ),
+)
+
+
+QUESTIONS = (MSE_PAIR, BCE_PAIR, SOFTMAX_CE_PAIR, WEIGHTED_BCE_PAIR, TRAIN_LOGISTIC)
+MANUAL = {"mse_vs_cross_entropy": 3}
+"""Manually graded answer cells (grade_id -> points), left for the instructor's rubric."""
