@@ -39,6 +39,13 @@ CASES = {
         # train_logistic runs the student's own bce_loss_and_grad
         {"bce_loss_and_grad", "softmax_ce_loss_and_grad", "train_logistic"},
         {"bce_loss_and_grad": "missing the 1/N", "softmax_ce_loss_and_grad": "subtract the one-hot"}),
+    "optimizers": (
+        5,
+        [("adam", "t = t + 1", "t = t + 0"),
+         ("rmsprop", "decay * s + (1 - decay) * g**2", "(1 - decay) * s + decay * g**2")],
+        # train_digits trains with the student's own adam
+        {"adam", "rmsprop", "train_digits"},
+        {"adam": "divides by 1 - b**0 = 0", "rmsprop": "swapped"}),
 }
 NAMES = sorted(CASES)
 
