@@ -21,8 +21,9 @@ student and an instructor read the same diagnosis.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -66,6 +67,36 @@ def variant(reference: Callable[[Inputs], dict], **changes: Callable[[Inputs], A
         out.update({key: f(inputs) for key, f in changes.items()})
         return out
     return outputs
+
+
+@contextlib.contextmanager
+def counting_calls(function: Callable, names: Sequence[str]) -> Iterator[dict[str, int]]:
+    """Counts the calls ``function`` makes to the notebook functions ``names`` while inside.
+
+    A student's plain function looks its helpers up in its module's namespace
+    (``function.__globals__``, the notebook's); each named helper there is wrapped for the
+    duration, so a task that must use the student's own functions can check it did. Yields
+    ``name -> number of calls``; the helpers are restored on exit.
+    """
+    space = getattr(function, "__globals__", {})
+    calls = dict.fromkeys(names, 0)
+    saved = {name: space.get(name) for name in names}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    for name, fn in saved.items():
+        if callable(fn):
+            space[name] = counted(name, fn)
+    try:
+        yield calls
+    finally:
+        for name, fn in saved.items():
+            if callable(fn):
+                space[name] = fn
 
 
 @dataclasses.dataclass(frozen=True)

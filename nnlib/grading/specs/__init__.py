@@ -5,8 +5,7 @@ name, also the notebook's name under ``solutions/``), ``QUESTIONS`` (the auto-gr
 :class:`~nnlib.grading.core.Question` objects, in notebook order) and ``MANUAL`` (answer
 cells graded by hand: ``grade_id -> points``). An assignment module may add
 ``LESSON_QUESTIONS``, ungraded checkers of its lesson's exercises. ``chain_rule`` holds the
-checkers of lesson 01a's exercises, and the module named after the assignment still to
-come (``regularization``) those of its lesson's exercises.
+checkers of lesson 01a's exercises.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from types import ModuleType
 from nnlib import validation
 from nnlib.grading.core import Question
 
-ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers")
+ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers", "regularization")
 CHECK_MODULES = ("backprop", "chain_rule", "gradient_descent", "optimizers", "regularization",
                  "losses", "initialization")
 

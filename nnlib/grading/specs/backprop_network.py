@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from nnlib.grading.core import BY_HAND, GRADER, Mistake, Question
+from nnlib.grading.core import BY_HAND, GRADER, Mistake, Question, counting_calls
 
 MIN_ACCURACY = 0.9
 KEYS = ("W1", "b1", "W2", "b2")
@@ -167,25 +167,8 @@ def _run_train(fns, i):
     import jax  # imported here: only the student's kernel (or check()) trains
 
     train = fns["train_mlp"]
-    space = getattr(train, "__globals__", {})  # the notebook's namespace, for a plain function
-    calls = dict.fromkeys(OWN_GRADIENTS, 0)
-    saved = {name: space.get(name) for name in OWN_GRADIENTS}
-
-    def counted(name, fn):
-        def wrapper(*args, **kwargs):
-            calls[name] += 1
-            return fn(*args, **kwargs)
-        return wrapper
-
-    for name, fn in saved.items():
-        if callable(fn):
-            space[name] = counted(name, fn)
-    try:
+    with counting_calls(train, OWN_GRADIENTS) as calls:
         params = train(i["x_train"], i["y_train"], key=jax.random.key(int(i["seed"])))
-    finally:
-        for name, fn in saved.items():
-            if callable(fn):
-                space[name] = fn
     scores, _ = fns["mlp_forward"](params, i["x_test"])
     return {"scores": scores, **{f"used_{n}": np.asarray(calls[n] > 0) for n in OWN_GRADIENTS}}
 
