@@ -46,6 +46,14 @@ CASES = {
         # train_digits trains with the student's own adam
         {"adam", "rmsprop", "train_digits"},
         {"adam": "divides by 1 - b**0 = 0", "rmsprop": "swapped"}),
+    "regularization": (
+        6,
+        [("dropout_layer", "return jnp.where(keep, dy * scale, 0.0)", "return dy"),
+         ("early_stopping_fit", "return best_params, losses", "return params, losses")],
+        # train_regularized still learns with the last instead of the best weights
+        {"dropout_layer", "early_stopping_fit"},
+        {"dropout_layer": "mask is not applied in the backward pass",
+         "early_stopping_fit": "not those of the best"}),
 }
 NAMES = sorted(CASES)
 
