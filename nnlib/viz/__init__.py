@@ -10,7 +10,7 @@ Explorers:
   :func:`lr_explorer`, :func:`batch_size_explorer`, :func:`optimizer_race`, :func:`graph_stepper`,
   :func:`activation_explorer`, :func:`depth_explorer`, :func:`dropout_viewer`,
   :func:`regularization_explorer`, :func:`conv_explorer`, :func:`loss_explorer`,
-  :func:`robust_fit_explorer`, the
+  :func:`robust_fit_explorer`, :func:`schedule_explorer`, the
   :class:`TrainingMonitor` callback for ``nnlib.train.fit(..., callbacks=[monitor])``, and
   the :class:`BoundaryMonitor` (decision boundary + loss while training, with a scrub slider).
 
@@ -53,6 +53,7 @@ from nnlib.viz.plots import (
     plot_paths,
 )
 from nnlib.viz.regularization import compute_regularization, regularization_explorer
+from nnlib.viz.schedules import compute_schedule, schedule_explorer
 from nnlib.viz.surfaces import SURFACES, Surface, gd_trajectory, optimizer_trajectory, race
 
 __all__ = [
@@ -71,4 +72,5 @@ __all__ = [
     "BoundaryMonitor", "boundary_state", "draw_boundary_monitor",
     "conv_explorer", "convolve2d",
     "loss_explorer", "compute_loss_curves", "robust_fit_explorer", "compute_robust_fit",
+    "schedule_explorer", "compute_schedule",
 ]
