@@ -109,7 +109,7 @@ def _split(overlap=False, shuffle=True, rounding=round, swapped=False, global_rn
 @pytest.mark.parametrize("fn, expect", [
     (_split(overlap=True), "the two parts overlap"),
     (_split(shuffle=False), "not shuffled: the validation part is the last"),
-    (_split(rounding=int), "int() truncates"),
+    (_split(rounding=int), "its size was rounded down"),
     (_split(swapped=True), "the parts are swapped"),
     (_split(global_rng=True), "the same key gave two different splits"),
     (_split(fixed_key=True), "two different keys gave the same split"),
@@ -133,6 +133,7 @@ def test_a_split_that_loses_examples_is_told_so():
     (lambda s, y: np.sum(np.argmax(s, -1) == (np.argmax(y, -1) if np.ndim(y) == 2 else y)),
      "the number of correct predictions"),
     (lambda s, y: 100 * accuracy(s, y), "a percentage"),
+    (lambda s, y: 1 - accuracy(s, y), "the error rate"),
 ])
 def test_accuracy_mistakes(fn, expect):
     fails_with("accuracy", fn, expect=expect)
@@ -187,10 +188,21 @@ def test_own_wrong_implementations_beyond_the_catalogue_all_fail():
         ("train_val_split", lambda n, f, key: tuple(np.split(np.asarray(jax.random.permutation(key, n)),
                                                               [int(np.ceil((1 - f) * n))]))),
         ("accuracy", lambda s, y: np.mean(np.argmin(s, axis=-1) == (np.argmax(y, -1) if np.ndim(y) == 2 else y))),
-        ("accuracy", lambda s, y: 1 - accuracy(s, y)),                            # the error rate
+        ("accuracy", lambda s, y: np.mean(s.argmax(-1)[:, None] == np.eye(s.shape[1])[y])
+                                  if np.ndim(y) == 1 else accuracy(s, y)),          # broadcast (N, K)
         ("confusion_matrix", lambda p, t, k, normalize=False: _confusion()(t, t, k, normalize)),
-        ("confusion_matrix", lambda p, t, k, normalize=False:
-            _confusion()(p, t, k, False) / (len(t) if normalize else 1)),
+        ("confusion_matrix", lambda p, t, k, normalize=False: _confusion()(p, t, k, False)),  # no normalising
     ]
     for name, fn in wrong:
         assert not check(name, fn, verbose=False).passed, name
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 7])
+@pytest.mark.parametrize("fn, wrongly", [
+    (lambda s, y: 1 - accuracy(s, y), "argmax over the wrong axis"),
+    (lambda s, y: np.mean(np.argmin(s, axis=-1) == (np.argmax(y, -1) if np.ndim(y) == 2 else y)),
+     "argmax over the wrong axis"),
+])
+def test_other_slips_are_not_named_as_the_wrong_axis(fn, wrongly, seed):
+    res = check("accuracy", fn, seed=seed, verbose=False)
+    assert not res.passed and wrongly not in res.report, res.report

@@ -77,7 +77,8 @@ def _judge_split(i, o):
     if len(va) != n_val:
         if len(va) == int(f * n):
             return [f"the validation part has {len(va)} indices, expected round({f} * {n}) = "
-                    f"{n_val}: int() truncates {f * n:.2f} instead of rounding it"]
+                    f"{n_val}: its size was rounded down (int() truncates {f * n:.2f}; or the "
+                    "training part's size was rounded up) instead of rounded to the nearest"]
         if len(va) == n - n_val:
             return [f"the parts are swapped: the validation part has {len(va)} indices and the "
                     f"training part {len(tr)}; val_fraction is the validation part's share"]
@@ -116,9 +117,21 @@ def _scores(rng, n, k, n_right, *, one_hot=False, avoid_zero=False):
     return {"scores": scores, "labels": y}
 
 
+def _square_case(rng):
+    """10 examples, 10 classes, 7 right; redrawn (about 80 draws on average) until the argmax
+    over the wrong axis scores at least 0.4 and differs from the right answer and the error
+    rate. Other slips mostly score near 0 here, so the wrong axis is named only when it is the
+    mistake."""
+    while True:
+        case = _scores(rng, 10, 10, 7)
+        wrong = _wrong_axis(case)
+        if wrong >= 0.4 and not np.isclose(wrong, [0.3, 0.7]).any():
+            return case
+
+
 def _accuracy_cases(rng):
     return [
-        ("10 examples and 10 classes, integer labels", _scores(rng, 10, 10, 7)),
+        ("10 examples and 10 classes, integer labels", _square_case(rng)),
         ("a batch of one, 4 classes", _scores(rng, 1, 4, 1, avoid_zero=True)),
         ("25 examples and 4 classes, integer labels", _scores(rng, 25, 4, 18)),
         ("6 examples and 6 classes, one-hot labels", _scores(rng, 6, 6, 4, one_hot=True)),
@@ -139,6 +152,17 @@ def _accuracy_ref(i):
     return {"accuracy": np.mean(i["scores"].argmax(axis=1) == _classes(i["labels"]))}
 
 
+def _several(fn):
+    """A variant not diagnosed on a batch of one, where it is a 0 or a 1 that many other slips
+    give too (a variant that raises matches nothing)."""
+    def outputs(i):
+        if len(i["scores"]) == 1:
+            raise ValueError("not diagnosed on a batch of one")
+        return fn(i)
+    return outputs
+
+
+@_several
 def _wrong_axis(i):
     return np.mean(i["scores"].argmax(axis=0) == _classes(i["labels"]))
 
@@ -174,6 +198,10 @@ ACCURACY = Question(
         Mistake("count", "this is the number of correct predictions, not the fraction: divide "
                 "by the number of examples (np.mean of the comparison does both)",
                 variant(_accuracy_ref, accuracy=lambda i: len(i["scores"]) * _accuracy_ref(i)["accuracy"])),
+        Mistake("error_rate", "this is the error rate, the fraction of wrong predictions: "
+                "accuracy is the fraction of right ones",
+                variant(_accuracy_ref,
+                        accuracy=_several(lambda i: 1.0 - _accuracy_ref(i)["accuracy"]))),
         Mistake("percent", "this is a percentage: accuracy is the fraction in [0, 1]",
                 variant(_accuracy_ref, accuracy=lambda i: 100.0 * _accuracy_ref(i)["accuracy"])),
     ),
