@@ -99,6 +99,24 @@ def counting_calls(function: Callable, names: Sequence[str]) -> Iterator[dict[st
                 space[name] = fn
 
 
+def training_judge(function: str, own: Sequence[str], minimum: float, setting: str
+                   ) -> Callable[[Inputs, Outputs], list[str]]:
+    """The judge of a training task: ``accuracy`` at least ``minimum`` and every ``own``
+    function used (outputs ``used <name>``, from :func:`counting_calls`)."""
+    def judge(inputs: Inputs, outputs: Outputs) -> list[str]:
+        try:
+            accuracy = float(np.asarray(outputs["accuracy"]))
+            used = {n: bool(np.asarray(outputs[f"used {n}"])) for n in own}
+        except (KeyError, TypeError, ValueError) as e:
+            return [f"could not read what {function} returned ({type(e).__name__})"]
+        problems = [f"{function} never called your {n}" for n, u in used.items() if not u]
+        if not accuracy >= minimum:
+            problems.append(f"accuracy {accuracy:.3f}, expected at least {minimum:.2f} with "
+                            f"{setting}")
+        return problems
+    return judge
+
+
 @dataclasses.dataclass(frozen=True)
 class Question:
     """One graded or checkable question (see the module docstring).

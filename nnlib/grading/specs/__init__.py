@@ -16,9 +16,9 @@ from types import ModuleType
 from nnlib import validation
 from nnlib.grading.core import Question
 
-ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers", "regularization")
+ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers", "regularization", "cnn")
 CHECK_MODULES = ("backprop", "chain_rule", "gradient_descent", "optimizers", "regularization",
-                 "losses", "initialization", "schedules", "training_loop")
+                 "losses", "initialization", "schedules", "training_loop", "cnn")
 
 
 def assignment(name: str) -> ModuleType:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnlib.grading.core import GRADER, Mistake, Question, counting_calls
+from nnlib.grading.core import GRADER, Mistake, Question, counting_calls, training_judge
 
 ASSIGNMENT = "regularization"
 
@@ -333,23 +333,13 @@ def _run_train(fns, i):
             **{f"used {n}": np.asarray(calls[n] > 0) for n in OWN}}
 
 
-def _judge_train(i, o):
-    try:
-        acc = float(np.asarray(o["accuracy"]))
-        used = {n: bool(np.asarray(o[f"used {n}"])) for n in OWN}
-    except (KeyError, TypeError, ValueError) as e:
-        return [f"could not read what train_regularized returned ({type(e).__name__})"]
-    problems = [f"train_regularized never called your {n}" for n, u in used.items() if not u]
-    if not acc >= 0.85:
-        problems.append(f"validation accuracy {acc:.3f}, expected at least 0.85 with "
-                        "dropout_rate=0.3, l2=1e-3, patience=20")
-    return problems
-
-
 TRAIN_REGULARIZED = Question(
     name="train_regularized", functions=("train_regularized",), points=3,
     test_cell="test_train_regularized", forbidden=GRADER, make_cases=_train_cases,
-    run=_run_train, judge=_judge_train, timeout=120.0,
+    run=_run_train,
+    judge=training_judge("train_regularized", OWN, 0.85,
+                         "dropout_rate=0.3, l2=1e-3, patience=20"),
+    timeout=120.0,
 )
 
 
