@@ -54,6 +54,15 @@ CASES = {
         {"dropout_layer", "early_stopping_fit"},
         {"dropout_layer": "mask is not applied in the backward pass",
          "early_stopping_fit": "not those of the best"}),
+    "cnn": (
+        7,
+        [("conv2d_naive", 'np.einsum("nack,acko->no", patch, w)',
+          'np.einsum("nack,acko->no", patch, w[::-1, ::-1])'),
+         ("maxpool2d", "return np.where(is_max, dy[:, :, None, :, None, :], 0.0).reshape(x.shape)",
+          "return np.broadcast_to(dy[:, :, None, :, None, :], windows.shape).reshape(x.shape)")],
+        # train_cnn uses conv2d_im2col and the forward pooling, both still right
+        {"conv2d_naive", "maxpool2d"},
+        {"conv2d_naive": "kernel is flipped", "maxpool2d": "every position of the window"}),
 }
 NAMES = sorted(CASES)
 
