@@ -18,7 +18,7 @@ from nnlib.grading.core import Question
 
 ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers", "regularization")
 CHECK_MODULES = ("backprop", "chain_rule", "gradient_descent", "optimizers", "regularization",
-                 "losses", "initialization")
+                 "losses", "initialization", "convolution")
 
 
 def assignment(name: str) -> ModuleType:
