@@ -34,7 +34,7 @@ def _fails_with(name, fn, expect, seed=0):
 
 def test_the_questions_are_registered_once_with_zero_points():
     names = [q.name for q in spec.LESSON_QUESTIONS]
-    assert names == ["conv2d_naive", "conv2d_backward", "maxpool2d_backward"]
+    assert names == ["conv2d", "conv2d_grads", "maxpool2d_backward"]
     assert spec.QUESTIONS == ()
     for q in spec.LESSON_QUESTIONS:
         assert specs.question(q.name) is q and q.points == 0 and q.mistakes
@@ -104,7 +104,7 @@ def conv_nnlib(x, w, *, stride, padding):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("fn", [conv_loops, conv_im2col_shaped, conv_lax, conv_nnlib])
 def test_right_convolutions_pass(fn, seed):
-    result = check("conv2d_naive", fn, seed=seed, verbose=False)
+    result = check("conv2d", fn, seed=seed, verbose=False)
     assert result.passed, result.report
 
 
@@ -140,7 +140,7 @@ def conv_backward_nnlib(dy, x, w, *, stride, padding):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("fn", [conv_backward_vjp, conv_backward_loops, conv_backward_nnlib])
 def test_right_conv_backwards_pass(fn, seed):
-    result = check("conv2d_backward", fn, seed=seed, verbose=False)
+    result = check("conv2d_grads", fn, seed=seed, verbose=False)
     assert result.passed, result.report
 
 
@@ -257,16 +257,16 @@ def pool_step_one(dy, x, *, size):
 
 
 CATALOGUED = {
-    ("conv2d_naive", "flipped_kernel"): conv_flipped,
-    ("conv2d_naive", "missing_plus_one"): conv_no_plus_one,
-    ("conv2d_naive", "pad_batch_and_height"): conv_pad_hwc,
-    ("conv2d_naive", "channels_first"): conv_nchw_out,
-    ("conv2d_naive", "stride_ignored"): conv_no_stride,
-    ("conv2d_naive", "window_step_one"): conv_step_one,
-    ("conv2d_backward", "dx_kernel_flipped"): bwd_flipped_dx,
-    ("conv2d_backward", "dx_not_cropped"): bwd_not_cropped,
-    ("conv2d_backward", "dw_in_out_swapped"): bwd_dw_swapped,
-    ("conv2d_backward", "dw_batch_mean"): bwd_dw_mean,
+    ("conv2d", "flipped_kernel"): conv_flipped,
+    ("conv2d", "missing_plus_one"): conv_no_plus_one,
+    ("conv2d", "pad_batch_and_height"): conv_pad_hwc,
+    ("conv2d", "channels_first"): conv_nchw_out,
+    ("conv2d", "stride_ignored"): conv_no_stride,
+    ("conv2d", "window_step_one"): conv_step_one,
+    ("conv2d_grads", "dx_kernel_flipped"): bwd_flipped_dx,
+    ("conv2d_grads", "dx_not_cropped"): bwd_not_cropped,
+    ("conv2d_grads", "dw_in_out_swapped"): bwd_dw_swapped,
+    ("conv2d_grads", "dw_batch_mean"): bwd_dw_mean,
     ("maxpool2d_backward", "every_position"): pool_every_position,
     ("maxpool2d_backward", "averaged"): pool_averaged,
     ("maxpool2d_backward", "argmax_row_col_swapped"): pool_swapped,
@@ -379,9 +379,9 @@ def pool_channel_zero_argmax(dy, x, *, size):
 
 
 UNCATALOGUED = [
-    ("conv2d_naive", conv_first_channel_only), ("conv2d_naive", conv_pad_bottom_right),
-    ("conv2d_naive", conv_kernel_hw_swapped), ("conv2d_naive", conv_plus_bias_one),
-    ("conv2d_backward", bwd_dx_sign), ("conv2d_backward", bwd_dw_no_padding),
+    ("conv2d", conv_first_channel_only), ("conv2d", conv_pad_bottom_right),
+    ("conv2d", conv_kernel_hw_swapped), ("conv2d", conv_plus_bias_one),
+    ("conv2d_grads", bwd_dx_sign), ("conv2d_grads", bwd_dw_no_padding),
     ("maxpool2d_backward", pool_to_min), ("maxpool2d_backward", pool_first_position),
     ("maxpool2d_backward", pool_channel_zero_argmax),
 ]

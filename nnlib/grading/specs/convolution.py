@@ -145,7 +145,7 @@ def _conv_pad_batch_height(i):
 
 
 CONV2D_NAIVE = Question(
-    name="conv2d_naive", functions=("conv2d_naive",), make_cases=_conv_cases,
+    name="conv2d", functions=("conv2d_naive",), make_cases=_conv_cases,
     run=lambda fns, i: {"y": fns["conv2d_naive"](i["x"], i["w"], stride=int(i["stride"]),
                                                  padding=int(i["padding"]))},
     reference=_conv_ref, rtol=1e-4, atol=1e-6,
@@ -196,7 +196,7 @@ def _run_backward(fns, i):
 
 
 CONV2D_BACKWARD = Question(
-    name="conv2d_backward", functions=("conv2d_backward",), make_cases=_backward_cases,
+    name="conv2d_grads", functions=("conv2d_backward",), make_cases=_backward_cases,
     run=_run_backward, reference=_backward_ref, rtol=1e-4, atol=1e-6,
     mistakes=(
         Mistake("dx_kernel_flipped", "dx used the kernel rotated by 180 degrees: in the scatter "
