@@ -19,7 +19,7 @@ from nnlib.grading.core import Question
 
 ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers")
 CHECK_MODULES = ("backprop", "chain_rule", "gradient_descent", "optimizers", "regularization",
-                 "losses")
+                 "losses", "penalties")
 
 
 def assignment(name: str) -> ModuleType:
