@@ -19,7 +19,7 @@ from nnlib.grading.core import Question
 ASSIGNMENTS = ("backprop", "gradient_descent", "losses", "optimizers", "regularization", "cnn")
 CHECK_MODULES = ("backprop", "chain_rule", "gradient_descent", "optimizers", "regularization",
                  "losses", "initialization", "schedules", "training_loop", "cnn",
-                 "convolution")
+                 "convolution", "penalties")
 
 
 def assignment(name: str) -> ModuleType:
