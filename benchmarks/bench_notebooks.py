@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.paths] or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
         (ROOT / "solutions").glob("*/*.ipynb"))
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Always inline, whatever the caller exported (with MPLBACKEND=Agg, as the test script sets,
+    # the kernel would draw every figure and store none).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")
     print("| notebook | wall s | kernel CPU s | budget s | within |")
     print("|---|---:|---:|---:|---|")

@@ -89,7 +89,9 @@ def execute(nb: nbformat.NotebookNode, folder: Path, timeout: int = 600) -> floa
     # installed, JAX on the CPU unless a GPU is wanted, figures as inline PNGs.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # Always inline, whatever the caller exported (with MPLBACKEND=Agg, as the test script sets,
+    # the kernel would draw every figure and store none).
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(folder)}})
