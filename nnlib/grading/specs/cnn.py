@@ -23,6 +23,9 @@ import numpy as np
 
 from nnlib.grading.core import (AUTODIFF, GRADER, Mistake, Question, counting_calls,
                                 training_judge)
+from nnlib.grading.specs.convolution import conv2d as reference_conv2d
+from nnlib.grading.specs.convolution import conv2d_grads as reference_conv2d_grads
+from nnlib.grading.specs.convolution import maxpool_backward as reference_maxpool_backward
 
 ASSIGNMENT = "cnn"
 # The convolutions are the task: none of the libraries' own.
@@ -31,26 +34,9 @@ _OWN = (*GRADER, "jax.lax.conv", "jax.lax.conv_general_dilated",
         "nnlib.layers", "nnlib.viz.conv")
 
 
-def _pad(x, p, axes=(1, 2)):
-    widths = [(0, 0)] * x.ndim
-    for a in axes:
-        widths[a] = (p, p)
-    return np.pad(x, widths)
-
-
-def _conv(x, w, b, s, p, *, flip=False, pad_axes=(1, 2)):
-    """The reference cross-correlation (or, with ``flip``, the true convolution)."""
-    if flip:
-        w = w[::-1, ::-1]
-    xp = _pad(x, p, pad_axes)
-    kh, kw = w.shape[:2]
-    oh, ow = (xp.shape[1] - kh) // s + 1, (xp.shape[2] - kw) // s + 1
-    y = np.zeros((x.shape[0], oh, ow, w.shape[3]))
-    for a in range(kh):
-        for c in range(kw):
-            patch = xp[:, a:a + s * (oh - 1) + 1:s, c:c + s * (ow - 1) + 1:s, :]
-            y += np.einsum("nijk,ko->nijo", patch, w[a, c])
-    return y + b
+def _conv(x, w, b, s, p, *, flip=False):
+    """The reference cross-correlation plus bias (or, with ``flip``, the true convolution)."""
+    return reference_conv2d(x, w[::-1, ::-1] if flip else w, s, p) + b
 
 
 def _conv_cases(rng):
@@ -143,19 +129,8 @@ def _dy(i):
 
 
 def _conv_bwd_ref(i, *, dx_flip=True, db_spatial=True):
-    x, w, (s, p) = i["x"], i["w"], _sp(i)
     dy = _dy(i)
-    kh, kw = w.shape[:2]
-    xp = _pad(x, p)
-    oh, ow = dy.shape[1:3]
-    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
-    wk = w if dx_flip else w[::-1, ::-1]
-    for a in range(kh):
-        for c in range(kw):
-            rows, cols = slice(a, a + s * (oh - 1) + 1, s), slice(c, c + s * (ow - 1) + 1, s)
-            dw[a, c] = np.einsum("nijk,nijo->ko", xp[:, rows, cols, :], dy)
-            dxp[:, rows, cols, :] += np.einsum("nijo,ko->nijk", dy, wk[a, c])
-    dx = dxp[:, p:p + x.shape[1], p:p + x.shape[2], :]
+    dx, dw, _ = reference_conv2d_grads(dy, i["x"], i["w"], *_sp(i), flip_dx=not dx_flip)
     db = dy.sum(axis=(0, 1, 2)) if db_spatial else dy.sum(axis=(1, 2))
     return {"dx": dx, "dw": dw, "db": db}
 
@@ -191,24 +166,12 @@ def _pool_cases(rng):
             ("x (3, 4, 4, 1), 2x2 windows", case((3, 4, 4, 1), 2))]
 
 
-def _windows(x, k):
-    n, h, w, c = x.shape
-    return x.reshape(n, h // k, k, w // k, k, c)
-
-
 def _pool_ref(i, *, spread="argmax"):
     x, k = i["x"], int(i["size"])
-    win = _windows(x, k)
-    y = win.max(axis=(2, 4))
+    n, h, w, c = x.shape
+    y = x.reshape(n, h // k, k, w // k, k, c).max(axis=(2, 4))
     dy = np.random.default_rng(int(i["dy_seed"])).normal(size=y.shape)
-    up = dy[:, :, None, :, None, :]
-    if spread == "argmax":
-        grad = np.where(win == y[:, :, None, :, None, :], up, 0.0)
-    elif spread == "all":
-        grad = np.broadcast_to(up, win.shape)
-    else:
-        grad = np.broadcast_to(up / (k * k), win.shape)
-    return {"y": y, "dx": np.asarray(grad).reshape(x.shape)}
+    return {"y": y, "dx": reference_maxpool_backward(dy, x, k, how=spread)}
 
 
 def _run_pool(fns, i):
