@@ -56,6 +56,12 @@ WORKLOADS = {"mlp32": ("mlp", 32), "mlp256": ("mlp", 256), "cnn64": ("cnn", 64)}
 N_BATCHES = 4  # distinct pre-made batches cycled by the per-step contenders
 
 
+def _device_batches(a: np.ndarray) -> list:
+    """The batches ``a[0], a[1], ...`` as separate device arrays, made before timing (indexing
+    a device array inside the timed loop would dispatch one more op per step)."""
+    return [jax.device_put(b) for b in a]
+
+
 def _data(kind: str, batch: int, n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     shape = (n, batch, 784) if kind == "mlp" else (n, batch, 28, 28, 1)
@@ -79,7 +85,7 @@ def nnlib_step(kind, xs, ys):
     tx = optim.adam(LR)
     step = train.make_train_step(model, "sparse_categorical_crossentropy", tx)
     carry = [params, tx.init(params), model.init_state(xs.shape[2:])]
-    xs, ys, key = jnp.asarray(xs), jnp.asarray(ys), jax.random.key(1)
+    xs, ys, key = _device_batches(xs), _device_batches(ys), jax.random.key(1)
 
     def run(n_steps):
         p, o, s = carry
@@ -167,7 +173,7 @@ def plain_jax(kind, xs, ys):
 
     zeros = jax.tree.map(jnp.zeros_like, params)
     carry = [params, zeros, zeros, jnp.zeros((), jnp.float32)]
-    xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+    xs, ys = _device_batches(xs), _device_batches(ys)
 
     def run(n_steps):
         p, m, v, t = carry
@@ -211,7 +217,7 @@ def flax_optax(kind, xs, ys):
         return optax.apply_updates(p, updates), o, loss
 
     carry = [params, tx.init(params)]
-    xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+    xs, ys = _device_batches(xs), _device_batches(ys)
 
     def run(n_steps):
         p, o = carry
@@ -278,6 +284,12 @@ def bench(workload: str, steps: int, rounds: int, notes: set) -> dict[str, float
     for run in runs.values():  # compile and warm up
         run(min(steps, 3))
         run(min(steps, 3))
+    return _rotate(runs, steps, rounds)
+
+
+def _rotate(runs: dict, steps: int, rounds: int) -> dict[str, float]:
+    """Runs every ``run(steps)`` once per round, the order rotated each round; the median
+    seconds per step of each."""
     names = list(runs)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
@@ -286,6 +298,48 @@ def bench(workload: str, steps: int, rounds: int, notes: set) -> dict[str, float
             runs[name](steps)
             times[name].append((time.perf_counter() - t0) / steps)
     return {n: statistics.median(t) for n, t in times.items()}
+
+
+# ---------------------------------------------------------------------------- work and peak
+
+
+def step_flops(workload: str) -> float:
+    """Floating-point operations of one training step, by the usual convention: three times
+    the forward pass's matrix products (forward, ``dW`` and ``dx``), ``2 * m * k * n`` each
+    (so ``6 * batch * weights`` for an MLP). Elementwise work, pooling and the optimizer are not
+    counted; the first layer's ``dx``, which no one computes, is (as in ``6 * B * P``)."""
+    kind, batch = WORKLOADS[workload]
+    if kind == "mlp":
+        forward = 2 * batch * (784 * 128 + 128 * 10)
+    else:  # conv 3x3 1->32 on 26x26 outputs, conv 3x3 32->64 on 11x11, dense 1600->10
+        forward = 2 * batch * (26 * 26 * 9 * 1 * 32 + 11 * 11 * 9 * 32 * 64 + 1600 * 10)
+    return 3.0 * forward
+
+
+def matmul_peak(rounds: int, quick: bool = False) -> dict[str, float]:
+    """Measured float32 matrix-product speed (GFLOP/s) of ``jnp.dot`` under ``jax.jit`` on the
+    default device: square ``n x n`` products (the best of them is the machine's matmul
+    peak for this table) and the MLP's own first-layer shape ``256x784 @ 784x128``."""
+    shapes = {"1024²": (1024, 1024, 1024), "2048²": (2048, 2048, 2048),
+              "256x784 @ 784x128": (256, 784, 128)}
+    if quick:
+        shapes.pop("2048²")
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, (m, k, n) in shapes.items():
+        a = jax.device_put(rng.normal(size=(m, k)).astype(np.float32))
+        b = jax.device_put(rng.normal(size=(k, n)).astype(np.float32))
+        f = jax.jit(jnp.dot)
+        f(a, b).block_until_ready()
+        reps = max(1, int(2e9 // (2 * m * k * n)))  # about 2 GFLOP per round
+
+        def run(_, f=f, a=a, b=b, reps=reps):
+            for _ in range(reps):
+                c = f(a, b)
+            c.block_until_ready()
+        sec = _rotate({name: run}, reps, max(3, rounds))[name]
+        out[name] = 2 * m * k * n / sec / 1e9
+    return out
 
 
 def machine() -> str:
@@ -313,15 +367,41 @@ def machine() -> str:
             f"{platform.python_version()}; " + ", ".join(versions))
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
-    lines = ["| workload | contender | median ms/step | steps/s | time vs plain JAX |",
-             "|---|---|---:|---:|---:|"]
+def table(results: dict[str, dict[str, float]], peak: float) -> str:
+    header = ("| workload | contender | median ms/step | steps/s | GFLOP/s | % of matmul peak "
+              "| time vs plain JAX | speed vs PyTorch |")
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|"]
     for workload, res in results.items():
-        base = res["plain JAX"]
+        base, torch_sec = res["plain JAX"], res.get("PyTorch eager")
+        flops = step_flops(workload)
         for name, sec in res.items():
+            gflops = flops / sec / 1e9
+            vs_torch = f"{torch_sec / sec:.2f}x" if torch_sec else "-"
             lines.append(f"| {workload} | {name} | {1e3 * sec:.3f} | {1 / sec:,.0f} | "
-                         f"{sec / base:.2f}x |")
+                         f"{gflops:.0f} | {100 * gflops / peak:.0f}% | {sec / base:.2f}x | "
+                         f"{vs_torch} |")
     return "\n".join(lines)
+
+
+# The issue's targets, for nnlib's training path (``fit``'s scanned epoch): name, workload,
+# the measured value, the bar, and how the value is shown.
+def targets(results: dict[str, dict[str, float]], peak: float) -> list[str]:
+    out = []
+
+    def vs_torch(w):
+        r = results.get(w, {})
+        return r["PyTorch eager"] / r["nnlib fit-scan"] if "PyTorch eager" in r else None
+
+    for w, bar, what in (("cnn64", 1.0, "CNN step at least as fast as PyTorch eager"),
+                         ("mlp32", 3.0, "MLP batch 32 at least 3x PyTorch eager")):
+        v = vs_torch(w)
+        if v is not None:
+            out.append(f"{what}: {v:.2f}x, {'met' if v >= bar else 'NOT met'}")
+    if "mlp256" in results:
+        frac = step_flops("mlp256") / results["mlp256"]["nnlib fit-scan"] / 1e9 / peak
+        out.append(f"MLP batch 256 at least 75% of the matmul peak: {100 * frac:.0f}%, "
+                   f"{'met' if frac >= 0.75 else 'NOT met'}")
+    return out
 
 
 def main(argv=None) -> int:
@@ -347,17 +427,24 @@ def main(argv=None) -> int:
     if unknown or steps < 1 or rounds < 1:
         parser.error(f"unknown workloads {unknown}" if unknown else "--steps/--rounds must be >= 1")
     notes: set[str] = set()
+    peaks = matmul_peak(rounds, quick=args.quick)
+    peak = max(v for k, v in peaks.items() if "²" in k)
+    print("matmul measured", file=sys.stderr)
     results = {}
     for w in workloads:
         results[w] = bench(w, steps, rounds, notes)
         print(f"{w} done", file=sys.stderr)
+    peak_line = ", ".join(f"{k}: {v:.0f}" for k, v in peaks.items())
     report = "\n".join([
         f"Date: {datetime.date.today().isoformat()}  ",
         f"Machine: {machine()}  ",
         (f"Command: `python benchmarks/{Path(__file__).name} "
          f"{' '.join(argv if argv is not None else sys.argv[1:])}` "
-         f"({steps} steps x {rounds} rounds, medians)"),
-        "", table(results), "", *sorted(f"- {n}" for n in notes)]).rstrip() + "\n"
+         f"({steps} steps x {rounds} rounds, medians)  "),
+        f"float32 matmul, GFLOP/s (jit(jnp.dot)): {peak_line}; peak = {peak:.0f}",
+        "", table(results, peak), "",
+        "Targets (nnlib fit-scan):", *(f"- {t}" for t in targets(results, peak)),
+        "", *sorted(f"- {n}" for n in notes)]).rstrip() + "\n"
     print(report)
     if args.out:
         Path(args.out).write_text(report)

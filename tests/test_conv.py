@@ -94,3 +94,110 @@ def test_conv_errors():
         L.MaxPool2D().apply({}, jnp.ones((4, 4)))
     with pytest.raises(ValueError, match="Flatten: x must have a batch axis"):
         L.Flatten().apply({}, jnp.ones((4,)))
+
+
+# ---- nnlib.layers.kernels: the fast forms the layers' forward passes run. Each is checked in
+# float64 against jax.lax (forward) and against jax's own derivatives of the lax/readable
+# forms (the custom VJPs), so a wrong patch order, stride, crop or tie rule fails here.
+
+KERNEL_CASES = [  # (x shape (N, H, W, C), kernel (kh, kw), O, strides)
+    ((2, 7, 6, 3), (3, 3), 4, (1, 1)),
+    ((2, 9, 8, 2), (3, 3), 3, (2, 2)),
+    ((1, 8, 9, 1), (2, 3), 2, (3, 1)),
+    ((2, 11, 10, 2), (5, 5), 3, (2, 3)),
+    ((3, 4, 7, 3), (1, 5), 2, (1, 2)),
+    ((2, 5, 5, 4), (1, 1), 3, (1, 1)),
+    ((1, 6, 6, 2), (6, 6), 2, (1, 1)),  # one output position
+]
+
+
+@pytest.mark.parametrize("shape,kernel,out,strides", KERNEL_CASES)
+def test_kernels_conv2d_matches_lax_and_its_gradient(shape, kernel, out, strides):
+    from nnlib.layers import kernels
+
+    x = normal(1, shape)
+    W = normal(2, (*kernel, shape[-1], out))
+
+    def ref(x, W):
+        return jax.lax.conv_general_dilated(x, W, strides, "VALID", precision="highest",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    y = jax.jit(kernels.conv2d, static_argnums=2)(x, W, strides)
+    want = ref(x, W)
+    assert y.shape == want.shape
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    dy = normal(3, want.shape)
+    got_dx, got_dW = jax.vjp(lambda x, W: kernels.conv2d(x, W, strides), x, W)[1](dy)
+    want_dx, want_dW = jax.vjp(ref, x, W)[1](dy)
+    np.testing.assert_allclose(got_dx, want_dx, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(got_dW, want_dW, rtol=1e-11, atol=1e-11)
+
+
+def test_kernels_conv2d_second_derivatives():
+    """A Hessian-vector product through the conv (the custom VJP's backward is itself
+    differentiable) equals the one through jax.lax's convolution."""
+    from nnlib.layers import kernels
+
+    x, W, V = normal(1, (2, 8, 7, 2)), normal(2, (3, 2, 2, 3)), normal(3, (3, 2, 2, 3))
+
+    def loss(conv):
+        return lambda W: jnp.sum(jnp.tanh(conv(x, W)) ** 2)
+
+    def ref(x, W):
+        return jax.lax.conv_general_dilated(x, W, (2, 1), "VALID", precision="highest",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    fast = jax.jvp(jax.grad(loss(lambda x, W: kernels.conv2d(x, W, (2, 1)))), (W,), (V,))[1]
+    want = jax.jvp(jax.grad(loss(ref)), (W,), (V,))[1]
+    np.testing.assert_allclose(fast, want, rtol=1e-10, atol=1e-10)
+
+
+POOL_CASES = [  # (x shape, pool)
+    ((2, 4, 6, 2), (2, 2)),
+    ((2, 5, 7, 3), (2, 2)),   # a row and a column past the last whole window
+    ((1, 9, 8, 2), (3, 3)),
+    ((2, 6, 7, 1), (2, 3)),
+    ((1, 4, 4, 2), (4, 4)),   # one window
+    ((2, 3, 5, 2), (1, 1)),
+]
+
+
+def _readable_maxpool(x, pool):  # the stacked-offsets form of MaxPool2D, for jax.grad
+    (ph, pw), (_, h, w, _) = pool, x.shape
+    ho, wo = h // ph, w // pw
+    return jnp.max(jnp.stack([x[:, i: i + ph * (ho - 1) + 1: ph, j: j + pw * (wo - 1) + 1: pw]
+                              for i in range(ph) for j in range(pw)], -1), -1)
+
+
+@pytest.mark.parametrize("rounded", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("shape,pool", POOL_CASES)
+def test_kernels_maxpool_matches_reduce_window_and_splits_ties(shape, pool, rounded):
+    from nnlib.layers import kernels
+
+    x = normal(4, shape)
+    if rounded:  # integers in a small range: most windows have tied maxima
+        x = jnp.round(x)
+    y = jax.jit(kernels.maxpool2d, static_argnums=1)(x, pool)
+    want = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, *pool, 1), (1, *pool, 1), "VALID")
+    np.testing.assert_array_equal(y, want)
+    dy = normal(5, want.shape)
+    got = jax.vjp(lambda x: kernels.maxpool2d(x, pool), x)[1](dy)[0]
+    ref = jax.vjp(lambda x: _readable_maxpool(x, pool), x)[1](dy)[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    # each window's gradient sums to its dy: split among ties, never copied to each
+    sums = jax.lax.reduce_window(got, 0.0, jax.lax.add, (1, *pool, 1), (1, *pool, 1), "VALID")
+    np.testing.assert_allclose(sums, dy, rtol=1e-12, atol=1e-12)
+    ho, wo = want.shape[1:3]
+    got = np.asarray(got)  # rows and columns outside every window get no gradient
+    assert not np.any(got[:, ho * pool[0]:]) and not np.any(got[:, :, wo * pool[1]:])
+
+
+def test_maxpool_layer_uses_the_fast_form_only_for_tiling_windows():
+    from nnlib.layers import kernels
+
+    assert kernels.tiles((2, 2), (2, 2)) and kernels.tiles((2, 3), (2, 3))
+    assert not kernels.tiles((3, 3), (2, 2)) and not kernels.tiles((2, 2), (1, 1))
+    x = normal(6, (2, 7, 7, 2))
+    overlapping = L.MaxPool2D(3, 2)  # windows overlap: the readable form
+    want = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1), "VALID")
+    np.testing.assert_array_equal(overlapping.apply({}, x), want)

@@ -158,6 +158,34 @@ def test_train_step_does_not_retrace_and_epochs_do_not_recompile():
 # ----------------------------------------------------------------------- fit
 
 
+def test_fit_reads_the_device_once_per_epoch_and_never_per_step(monkeypatch):
+    """On a GPU every read of a device array by the host (float(loss), np.asarray, a Python
+    `if` on an array) waits for the device, so a read per training step would stall it every
+    step. fit reads once per epoch: the number of host reads must not grow with the number of
+    steps in an epoch (5 steps of 16 examples with a partial batch, or 18 steps of 4)."""
+    from jax._src.array import ArrayImpl  # every host read of a jax.Array goes through _value
+
+    reads = []
+    real = ArrayImpl._value
+    monkeypatch.setattr(ArrayImpl, "_value", property(lambda a: reads.append(1) or real.fget(a)))
+    x, y, _ = _toy()
+    model = _mlp()
+    params = _params(model, 5)
+    per_epoch = {}
+    for batch_size in (16, 4):
+        _fit(model, params, x, y, epochs=1, batch_size=batch_size)  # compile first
+        reads.clear()
+        _fit(model, params, x, y, epochs=4, batch_size=batch_size)
+        per_epoch[batch_size] = len(reads) / 4
+    assert per_epoch[16] == per_epoch[4] <= 3, per_epoch
+    # the probe sees a read of the same kind as a per-step float(loss) would be
+    reads.clear()
+    float(jnp.sum(params[0]["W"]))
+    assert len(reads) == 1
+
+
+
+
 def test_early_stopping_stops_and_restores_best_params():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3))

@@ -4,7 +4,10 @@ Conv2D is written as a sum over the ``kh * kw`` kernel offsets: for offset ``(i,
 input pixels that meet ``W[i, j]`` form a (strided) slice of the padded input, shape
 ``(N, H_out, W_out, C_in)``, and one matrix product with ``W[i, j] (C_in, C_out)`` adds
 their contribution. This is the cross-correlation deep-learning libraries call convolution
-(LeCun et al. 1998), with no im2col buffer and only static slices, so it jit-compiles well.
+(LeCun et al. 1998). The hand-written ``backward`` methods follow these readable formulas;
+``forward`` runs the same computation in the faster form of :mod:`nnlib.layers.kernels`
+(one matrix product over im2col patches; pooling by a reshape when windows tile the image),
+whose gradients ``jax.grad`` uses.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from nnlib import validation
+from nnlib.layers import kernels
 from nnlib.layers.affine import (
     activation_backward,
     activation_layer,
@@ -127,12 +131,10 @@ class Conv2D(Layer):
                 f"Conv2D: x has {x.shape[3]} channels (shape {tuple(x.shape)}) but W expects "
                 f"C_in={W.shape[2]} (W shape {tuple(W.shape)})"
             )
-        out_hw, pads = self._geometry(x.shape[1], x.shape[2])
-        xp = jnp.pad(x, pads)
-        z = sum(
-            _window(xp, i, j, self._s, out_hw) @ W[i, j]
-            for i in range(W.shape[0]) for j in range(W.shape[1])
-        )
+        _, pads = self._geometry(x.shape[1], x.shape[2])
+        # the sum over kernel offsets of the class docstring, computed as one matrix product
+        # over im2col patches (nnlib.layers.kernels: same numbers, several times faster)
+        z = kernels.conv2d(jnp.pad(x, pads), W, self._s)
         return bias_and_activation(self, params, z, x)
 
     def backward(self, params, cache, dy):
@@ -204,6 +206,9 @@ class MaxPool2D(Layer):
         """``x (N, H, W, C) -> y (N, H_out, W_out, C)``; returns ``(y, cache)``."""
         x = check_input(x, "MaxPool2D", 4, _NHWC)
         out_hw = self._out_hw(x.shape[1], x.shape[2])
+        if kernels.tiles(self._p, self._s):  # windows that tile the image: a reshape and a max
+            y = kernels.maxpool2d(x, self._p)
+            return y, {"x": x, "y": y}
         windows = jnp.stack([_window(x, i, j, self._s, out_hw) for i, j in self._offsets()], -1)
         y = jnp.max(windows, axis=-1)
         return y, {"x": x, "y": y}
