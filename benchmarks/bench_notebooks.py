@@ -41,15 +41,24 @@ def run(path: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+def notebook_paths(paths: list[Path]) -> list[Path]:
+    """``paths`` made absolute, or every lesson and solution notebook when it is empty."""
+    return [p.resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+        (ROOT / "solutions").glob("*/*.ipynb"))
+
+
+def inline_figures() -> None:
+    """Kernels started from now on draw inline, whatever the caller exported (with
+    MPLBACKEND=Agg, as the test script sets, a kernel would draw every figure and store none)."""
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.paths] or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
-        (ROOT / "solutions").glob("*/*.ipynb"))
-    # Always inline, whatever the caller exported (with MPLBACKEND=Agg, as the test script sets,
-    # the kernel would draw every figure and store none).
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    paths = notebook_paths(args.paths)
+    inline_figures()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")
     print("| notebook | wall s | kernel CPU s | budget s | within |")
     print("|---|---:|---:|---:|---|")
