@@ -20,8 +20,8 @@ from nnlib import compile_cache
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Compiles a chain of matmuls (about 0.5-1 s to compile on a 2-core CPU, well over the 0.1 s
-# threshold on any machine) or, with "small", one tiny program; prints what JAX saw as JSON.
+# Compiles a chain of matmuls (about 0.5-1 s to compile on a 2-core CPU: cached even were the
+# threshold raised to 0.1 s) or, with "small", one tiny program; prints what JAX saw as JSON.
 PROBE = """
 import json, sys
 import jax
