@@ -1,5 +1,5 @@
-"""Benchmark scripts still run (``--quick`` smoke runs). Their figures are not judged here:
-speed and memory targets live in the benchmarks' own exit status, not in unit tests."""
+"""Benchmark scripts still run (``--quick`` smoke runs), and their checks can fail. nnlib's own
+figures are not judged here: speed and memory targets live in the benchmarks' exit status."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args],
+                          check=False, capture_output=True, text=True, timeout=600,
+                          env={"PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu",
+                               "PYTHONPATH": str(REPO)})
+
+
 @pytest.mark.slow
 def test_bench_memory_quick_reports_every_workload():
-    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_memory.py"), "--quick"],
-                         check=False, capture_output=True, text=True, timeout=600,
-                         env={"PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu",
-                              "PYTHONPATH": str(REPO)})
+    out = _bench("bench_memory.py", "--quick")
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     header = next(line for line in lines if line.startswith("| workload |"))
@@ -31,3 +35,12 @@ def test_bench_memory_quick_reports_every_workload():
         assert all(float(c) > 0 for c in cells[3:10]), row  # MiB figures were measured
         assert any(line.strip().startswith(name) and "MiB" in line for line in lines)  # curve
     assert "slope check: not judged" in out.stdout
+
+
+@pytest.mark.slow
+def test_bench_memory_exits_1_on_a_leak():
+    """The slope check catches a leak of 1 MiB per epoch (kept on purpose by the benchmark)."""
+    out = _bench("bench_memory.py", "--workloads", "mlp-digits", "--epochs", "21",
+                 "--simulate-leak", "1024")
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "slope check: FAILED for mlp-digits" in out.stdout
