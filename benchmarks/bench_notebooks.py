@@ -5,6 +5,11 @@ at most 10 minutes; each assignment solution at most 120 s. A notebook over budg
 the script exit with status 1, so it can gate a release; it is a benchmark, not a unit test,
 because wall-clock time depends on the machine and its load.
 
+Each notebook runs with an empty JAX compilation cache of its own (``NNLIB_COMPILE_CACHE``
+set to a fresh folder), so the times are a first run's, as on a fresh machine, however often
+the benchmark runs; export ``NNLIB_COMPILE_CACHE`` to choose otherwise (``bench_compile.py``
+measures what the cache saves).
+
 Usage::
 
     python benchmarks/bench_notebooks.py                 # notebooks/*.ipynb and solutions/*/*.ipynb
@@ -17,6 +22,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,22 +47,35 @@ def run(path: Path) -> tuple[float, float]:
     return wall, cpu
 
 
+def notebook_paths(paths: list[Path]) -> list[Path]:
+    """``paths`` made absolute, or every lesson and solution notebook when it is empty."""
+    return [p.resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
+        (ROOT / "solutions").glob("*/*.ipynb"))
+
+
+def inline_figures() -> None:
+    """Kernels started from now on draw inline, whatever the caller exported (with
+    MPLBACKEND=Agg, as the test script sets, a kernel would draw every figure and store none)."""
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.paths] or sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
-        (ROOT / "solutions").glob("*/*.ipynb"))
-    # Always inline, whatever the caller exported (with MPLBACKEND=Agg, as the test script sets,
-    # the kernel would draw every figure and store none).
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    paths = notebook_paths(args.paths)
+    inline_figures()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the run")
     print("| notebook | wall s | kernel CPU s | budget s | within |")
     print("|---|---:|---:|---:|---|")
     over, lessons_total = False, 0.0
+    cold = "NNLIB_COMPILE_CACHE" not in os.environ
     for path in paths:
         budget = SOLUTION_BUDGET_S if "solutions" in path.parts else LESSON_BUDGET_S
-        wall, cpu = run(path)
+        with tempfile.TemporaryDirectory(prefix="nnlib-bench-cache-") as cache:
+            if cold:
+                os.environ["NNLIB_COMPILE_CACHE"] = cache
+            wall, cpu = run(path)
         if budget == LESSON_BUDGET_S:
             lessons_total += wall
         ok = wall <= budget

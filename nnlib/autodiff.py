@@ -32,6 +32,10 @@ from typing import Any
 
 import jax
 
+from nnlib import compile_cache
+
+compile_cache.configure()  # imports no nnlib.validation: sets the JAX cache itself
+
 __all__ = ["custom_vjp", "manual"]
 
 

@@ -46,6 +46,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnlib import compile_cache
+
+compile_cache.configure()  # imports no nnlib.validation: sets the JAX cache itself
+
 __all__ = ["GradCheckReport", "assert_grads_close", "check_grads", "numerical_grad"]
 
 

@@ -16,6 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnlib import compile_cache
+
+# Every JAX-using nnlib module imports this one, so JAX's persistent compilation cache is set
+# here, once (nnlib.compile_cache says where, why, and how to turn it off).
+compile_cache.configure()
+
 
 def float_array(x: Any, name: str, *, ndim: int | Sequence[int] | None = None) -> jax.Array:
     """Returns ``x`` as a floating-point JAX array, or raises a clear error.
