@@ -109,9 +109,10 @@ def nnlib_scan(kind, xs, ys, n_steps):
     step = _step.build_step(model, "sparse_categorical_crossentropy", tx)
     epoch = _loop.make_epoch(step, n_steps * batch, batch)
     carry = [params, tx.init(params), model.init_state(in_shape)]
+    key, index = jax.random.key(2), jnp.int32(0)  # made once, as fit does
 
     def run(_):
-        p, o, s, losses, _m = epoch(*carry, x, y, jax.random.key(2))
+        p, o, s, losses, _m = epoch(*carry, x, y, key, index)
         losses.block_until_ready()
         carry[:] = [p, o, s]
     return run

@@ -76,15 +76,18 @@ class NonFiniteLossError(ValueError):
 
 
 def make_epoch(train_step: Callable, n: int, batch_size: int, *, shuffle: bool = True) -> Callable:
-    """The jitted epoch ``epoch(params, opt_state, state, x, y, key) -> (..., losses, metrics)``.
+    """The jitted epoch ``epoch(params, opt_state, state, x, y, key, index) -> (..., losses,
+    metrics)``.
 
     ``train_step`` is the un-jitted step with metrics (``_step.build_step``); ``losses`` has
-    one entry per step (``N // batch_size`` full batches, then the partial one if any).
+    one entry per step (``N // batch_size`` full batches, then the partial one if any). The
+    epoch's randomness comes from ``fold_in(key, index)``, computed inside (one dispatch per
+    epoch, nothing eager on the host).
     """
     n_full, tail = divmod(n, batch_size)
 
-    def epoch(params, opt_state, state, x, y, key):
-        k_perm, k_steps, k_tail = jax.random.split(key, 3)
+    def epoch(params, opt_state, state, x, y, key, index):
+        k_perm, k_steps, k_tail = jax.random.split(jax.random.fold_in(key, index), 3)
         # a uniformly random order: sort random 32-bit keys (cheaper to compile than
         # jax.random.permutation; ties, rare for N << 2**16, keep their original order)
         perm = jnp.argsort(jax.random.bits(k_perm, (n,))) if shuffle else jnp.arange(n)
@@ -234,7 +237,7 @@ def fit(model: Any, params: Any, x: Any, y: Any, *, loss: Any, optimizer: Any, e
     try:
         for epoch in bar:
             params, opt_state, state, losses, mets = run_epoch(
-                params, opt_state, state, x, y, jax.random.fold_in(key, epoch))
+                params, opt_state, state, x, y, key, epoch)
             losses, mets = jax.device_get((losses, mets))  # the one host read per epoch
             _check_finite(np.asarray(losses), epoch, epochs, steps_per_epoch)
             logs = {"loss": float(np.dot(weights, losses) / n)}
