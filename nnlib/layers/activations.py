@@ -93,7 +93,7 @@ def relu(x: jax.Array) -> jax.Array:
 def _relu(x):
     # XLA's max propagates NaN. The derivative is relu_grad's (0 at the kink, 1 at a NaN;
     # jnp.maximum's own gives 1/2 at x == 0). A max, rather than a select on a mask, lets XLA
-    # fuse the forward pass into its consumers: about 9 % of a small CNN's training step.
+    # fuse the forward pass into its consumers (benchmarks/README.md: the CNN step).
     return jnp.maximum(x, jnp.zeros((), x.dtype))
 
 
