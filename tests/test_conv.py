@@ -201,3 +201,23 @@ def test_maxpool_layer_uses_the_fast_form_only_for_tiling_windows():
     overlapping = L.MaxPool2D(3, 2)  # windows overlap: the readable form
     want = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 3, 3, 1), (1, 2, 2, 1), "VALID")
     np.testing.assert_array_equal(overlapping.apply({}, x), want)
+
+
+def test_kernels_name_bad_input():
+    from nnlib.layers import kernels
+
+    x, W = jnp.ones((2, 5, 5, 3)), jnp.ones((3, 3, 3, 4))
+    with pytest.raises(ValueError, match=r"expected xp \(N, H, W, C\).*\(5, 5, 3\)"):
+        kernels.conv2d(x[0], W, (1, 1))
+    with pytest.raises(ValueError, match="xp has 3 channels but W expects 2"):
+        kernels.conv2d(x, W[:, :, :2], (1, 1))
+    with pytest.raises(ValueError, match=r"kernel \(6, 3\) is larger than the input \(5, 5\)"):
+        kernels.conv2d(x, jnp.ones((6, 3, 3, 4)), (1, 1))
+    with pytest.raises(ValueError, match="conv2d: strides must be positive, got 0"):
+        kernels.conv2d(x, W, (0, 1))
+    with pytest.raises(TypeError, match="conv2d: strides must be an int or a pair"):
+        kernels.conv2d(x, W, (1, 1, 1))
+    with pytest.raises(ValueError, match=r"maxpool2d: expected x \(N, H, W, C\)"):
+        kernels.maxpool2d(x[0], (2, 2))
+    with pytest.raises(ValueError, match=r"the pool \(6, 2\) is larger than the image \(5, 5\)"):
+        kernels.maxpool2d(x, (6, 2))

@@ -46,6 +46,8 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_derivatives import SymbolicZero
 
+from nnlib.layers.base import int_pair
+
 
 def _span(out: int, stride: int) -> int:
     """How many input positions ``out`` windows with this stride start in: ``(out-1)*s + 1``."""
@@ -86,8 +88,24 @@ def conv2d(xp: jax.Array, W: jax.Array, strides: tuple[int, int]) -> jax.Array:
     ``xp (N, Hp, Wp, C)``, ``W (kh, kw, C, O)`` -> ``z (N, Ho, Wo, O)`` with
     ``Ho = (Hp - kh) // sh + 1`` (likewise ``Wo``). Differentiable in both arguments, in
     forward and reverse mode (im2col, see the module docstring).
+
+    Raises:
+      ValueError: ``xp`` or ``W`` not 4-D, channels that differ, a kernel larger than the
+        input, strides below 1.
+      TypeError: strides that are not an int or a pair of ints.
     """
-    return _conv2d(xp, W, tuple(strides))
+    xp, W = jnp.asarray(xp), jnp.asarray(W)
+    strides = int_pair(strides, "conv2d: strides")
+    if xp.ndim != 4 or W.ndim != 4:
+        raise ValueError(f"conv2d: expected xp (N, H, W, C) and W (kh, kw, C, O), got shapes "
+                         f"{tuple(xp.shape)} and {tuple(W.shape)}")
+    if xp.shape[3] != W.shape[2]:
+        raise ValueError(f"conv2d: xp has {xp.shape[3]} channels but W expects {W.shape[2]} "
+                         f"(shapes {tuple(xp.shape)} and {tuple(W.shape)})")
+    if W.shape[0] > xp.shape[1] or W.shape[1] > xp.shape[2]:
+        raise ValueError(f"conv2d: the kernel {tuple(W.shape[:2])} is larger than the input "
+                         f"{tuple(xp.shape[1:3])}")
+    return _conv2d(xp, W, strides)
 
 
 def _im2col_conv(xp, W, strides):
@@ -133,8 +151,18 @@ def maxpool2d(x: jax.Array, pool: tuple[int, int]) -> jax.Array:
     ``x (N, H, W, C)`` -> ``y (N, H // ph, W // pw, C)``; rows and columns past the last
     whole window are ignored, as with "valid" pooling. The gradient is split equally among
     tied maxima.
+
+    Raises:
+      ValueError: ``x`` not 4-D, a pool below 1 or larger than the image.
+      TypeError: a pool that is not an int or a pair of ints.
     """
-    return _maxpool(x, tuple(pool))
+    x, pool = jnp.asarray(x), int_pair(pool, "maxpool2d: pool")
+    if x.ndim != 4:
+        raise ValueError(f"maxpool2d: expected x (N, H, W, C), got shape {tuple(x.shape)}")
+    if pool[0] > x.shape[1] or pool[1] > x.shape[2]:
+        raise ValueError(f"maxpool2d: the pool {pool} is larger than the image "
+                         f"{tuple(x.shape[1:3])}")
+    return _maxpool(x, pool)
 
 
 def _blocks(x, pool):
