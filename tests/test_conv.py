@@ -13,6 +13,12 @@ from nnlib import layers as L
 KEY = jax.random.key(0)
 
 
+def _lax_conv(x, W, strides, padding="VALID"):
+    """JAX's own convolution (NHWC, HWIO), the reference for nnlib's."""
+    return jax.lax.conv_general_dilated(x, W, strides, padding, precision="highest",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
 CONV_ROWS = [case for case in LAYERS if isinstance(case.make(), L.Conv2D)]
 
 
@@ -24,9 +30,7 @@ def test_conv2d_forward_matches_lax(case):  # backward: the same rows in test_la
     assert params["W"].shape == (*layer._k, in_shape[-1], layer.filters)
     y = layer.apply(params, x)
     assert y.shape == (2, *case.out_shape)
-    ref = jax.lax.conv_general_dilated(
-        x, params["W"], layer._s, layer.padding.upper(),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest")
+    ref = _lax_conv(x, params["W"], layer._s, layer.padding.upper())
     if "b" in params:
         ref = ref + params["b"]
     ref = L.get_activation(layer.activation).apply({}, ref)
@@ -119,8 +123,7 @@ def test_kernels_conv2d_matches_lax_and_its_gradient(shape, kernel, out, strides
     W = normal(2, (*kernel, shape[-1], out))
 
     def ref(x, W):
-        return jax.lax.conv_general_dilated(x, W, strides, "VALID", precision="highest",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return _lax_conv(x, W, strides)
 
     y = jax.jit(kernels.conv2d, static_argnums=2)(x, W, strides)
     want = ref(x, W)
@@ -144,8 +147,7 @@ def test_kernels_conv2d_second_derivatives():
         return lambda W: jnp.sum(jnp.tanh(conv(x, W)) ** 2)
 
     def ref(x, W):
-        return jax.lax.conv_general_dilated(x, W, (2, 1), "VALID", precision="highest",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return _lax_conv(x, W, (2, 1))
 
     fast = jax.jvp(jax.grad(loss(lambda x, W: kernels.conv2d(x, W, (2, 1)))), (W,), (V,))[1]
     want = jax.jvp(jax.grad(loss(ref)), (W,), (V,))[1]
