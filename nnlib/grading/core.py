@@ -37,6 +37,11 @@ LIKELY = "Likely mistake: "
 AUTODIFF = ("jax.grad", "jax.value_and_grad", "jax.vjp", "jax.jvp", "jax.jacfwd", "jax.jacrev",
             "jax.hessian", "jax.linearize", "jax.linear_transpose")
 GRADER = ("nnlib.grading.specs", "nnlib.grading.core")
+CHANCE = 1e-6
+"""The largest chance with which a check may call a correct answer wrong. A check that compares
+random draws (two epochs' shuffles, the splits of two keys) runs only on cases where a correct
+answer's draws coincide with at most this probability; :mod:`nnlib.grading.margins` holds the
+training tasks' accuracy floors to the same standard (5 standard deviations)."""
 BY_HAND = AUTODIFF + GRADER
 
 
@@ -139,6 +144,9 @@ class Question:
       forbidden: dotted names the answer may not call (the task says "by hand"): a name
         forbids everything under it. The autograder scores the question 0 when the answer's
         source or its run reaches one (:mod:`nnlib.grading.honesty`).
+      accuracy_floor: for a training question, the least accuracy its ``judge`` accepts;
+        :mod:`nnlib.grading.margins` measures how far a correct answer stays above it on
+        fresh draws (it must be at least 5 standard deviations).
     """
 
     name: str
@@ -155,6 +163,7 @@ class Question:
     timeout: float = 30.0
     hints: tuple[Callable[[Inputs, Outputs], str | None], ...] = ()
     forbidden: tuple[str, ...] = ()
+    accuracy_floor: float | None = None
 
 
 def _shape(x: Any) -> tuple[int, ...]:

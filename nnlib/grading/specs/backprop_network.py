@@ -195,6 +195,7 @@ def _judge_train(i, outputs):
 TRAIN = Question(
     name="train", functions=("train_mlp", "mlp_forward"), points=3, test_cell="test_train",
     make_cases=_train_cases, run=_run_train, judge=_judge_train, timeout=90.0,
+    accuracy_floor=MIN_ACCURACY,
     # jax.grad is allowed: the task differentiates through the student's own backward pass
     # (nnlib.autodiff.custom_vjp); nnlib's layers, losses and training loop are not.
     forbidden=(*GRADER, "nnlib.layers", "nnlib.losses", "nnlib.train"),

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from nnlib.grading.core import AUTODIFF, GRADER, Mistake, Question
+from nnlib.grading.core import AUTODIFF, CHANCE, GRADER, Mistake, Question
 
 ASSIGNMENT = "gradient_descent"
 
@@ -244,11 +244,15 @@ def _judge_sgd(i, o):
                             "with replacement")
             break
         orders.append(order)
+    # A correct shuffle is the identity in every epoch with chance (1/N!)**epochs and repeats
+    # its first epoch's order with chance (1/N!)**(epochs - 1): judged only where negligible.
+    perms = math.factorial(n)
     if not problems and bs < n and len(orders) == epochs:
-        if all((o_ == np.arange(n)).all() for o_ in orders):
+        if perms**epochs >= 1 / CHANCE and all((o_ == np.arange(n)).all() for o_ in orders):
             problems.append("the examples are never shuffled: draw a random permutation of the "
                             "N examples at the start of every epoch")
-        elif epochs > 1 and all((o_ == orders[0]).all() for o_ in orders):
+        elif (epochs > 1 and perms ** (epochs - 1) >= 1 / CHANCE
+              and all((o_ == orders[0]).all() for o_ in orders)):
             problems.append("the same order in every epoch: draw a new permutation each epoch "
                             "(split the key, one new key per epoch)")
     nxt_w = np.vstack([w_in[1:], w[None, :]]) if w.shape == w_in.shape[1:] else None
@@ -430,9 +434,13 @@ def _judge_batches(i, o):
             return ["every index 0..n-1 must appear exactly once per epoch (a permutation, "
                     "not draws with replacement)"]
         orders.append(order)
-    if bs < n and n > 2 and all((o_ == np.arange(n)).all() for o_ in orders):
+    # a correct shuffle gives the identity twice with chance (1/n!)**2 and two keys the same
+    # order with chance 1/n!: each is judged only where that is negligible
+    perms = math.factorial(n)
+    if (bs < n and perms**2 >= 1 / CHANCE
+            and all((o_ == np.arange(n)).all() for o_ in orders)):
         return ["the indices are not shuffled: use jax.random.permutation(key, n)"]
-    if bs < n and n > 2 and (orders[0] == orders[1]).all():
+    if bs < n and perms >= 1 / CHANCE and (orders[0] == orders[1]).all():
         return ["two different keys gave the same order: the permutation must come from the key"]
     return []
 

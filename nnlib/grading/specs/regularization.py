@@ -308,6 +308,9 @@ DROPOUT_MOMENTS = Question(
 
 # --------------------------------------------------------------------------- training
 OWN = ("dropout_forward", "l2_penalty", "early_stopping_fit")
+MIN_ACCURACY = 0.80
+"""train_regularized's least validation accuracy (python -m nnlib.grading.margins: the
+margin)."""
 
 
 def _train_cases(rng):
@@ -337,9 +340,9 @@ TRAIN_REGULARIZED = Question(
     name="train_regularized", functions=("train_regularized",), points=3,
     test_cell="test_train_regularized", forbidden=GRADER, make_cases=_train_cases,
     run=_run_train,
-    judge=training_judge("train_regularized", OWN, 0.85,
+    judge=training_judge("train_regularized", OWN, MIN_ACCURACY,
                          "dropout_rate=0.3, l2=1e-3, patience=20"),
-    timeout=120.0,
+    timeout=120.0, accuracy_floor=MIN_ACCURACY,
 )
 
 

@@ -19,9 +19,11 @@ tolerance in at least one of the first cases reported.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from nnlib.grading.core import Mistake, Question, variant
+from nnlib.grading.core import CHANCE, Mistake, Question, variant
 
 
 # --------------------------------------------------------------------------- train/val split
@@ -83,7 +85,11 @@ def _judge_split(i, o):
             return [f"the parts are swapped: the validation part has {len(va)} indices and the "
                     f"training part {len(tr)}; val_fraction is the validation part's share"]
         return [f"the validation part has {len(va)} indices, expected round({f} * {n}) = {n_val}"]
-    if n >= 10:
+    # A correct split is the first or the last n_val examples with chance 2 / C(n, n_val), and
+    # two keys give the same validation part with chance 1 / C(n, n_val): judged only where
+    # that is negligible.
+    splits = math.comb(n, n_val)
+    if splits >= 2 / CHANCE:
         tail, head = set(range(n - n_val, n)), set(range(n_val))
         if set(va.tolist()) in (tail, head):
             where = "last" if set(va.tolist()) == tail else "first"
@@ -94,7 +100,7 @@ def _judge_split(i, o):
                                                 set(np.asarray(o["val again"]).tolist())):
         return ["the same key gave two different splits: draw the permutation from the key "
                 "(jax.random.permutation(key, n)), not from a global random generator"]
-    if n >= 50 and set(va.tolist()) == set(np.asarray(o["val other"]).tolist()):
+    if splits >= 1 / CHANCE and set(va.tolist()) == set(np.asarray(o["val other"]).tolist()):
         return ["two different keys gave the same split: the permutation must come from the key"]
     return []
 
