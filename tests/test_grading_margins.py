@@ -90,13 +90,16 @@ def test_a_floor_too_close_to_a_correct_answer_is_reported():
     assert margins._row("demo", safe, min_margin=5.0)[1]
 
 
-def test_bad_arguments_name_the_problem():
+def test_bad_arguments_name_the_problem(tmp_path, capsys):
     with pytest.raises(ValueError, match="draws must be at least 1"):
         margins.sample(_noisy_question(0.5, 0.9, 0.01), {}, draws=0, seed=0)
     with pytest.raises(ValueError, match="no question nope.*train_cnn"):
         margins.check_assignment("cnn", draws=1, seed=0, questions=["nope"])
     with pytest.raises(ValueError, match="assignment"):
         margins.main(["no_such_assignment"])
+    with pytest.raises(SystemExit):
+        margins.main(["cnn", "--course", str(tmp_path)])
+    assert "no solutions/cnn/cnn.ipynb under" in capsys.readouterr().err
 
 
 # ------------------------------------------- checks that compare random draws (core.CHANCE)

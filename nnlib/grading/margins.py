@@ -15,6 +15,7 @@ Run it from the repository root after changing a spec, a threshold or a solution
 
     .venv/bin/python -m nnlib.grading.margins                 # every assignment, 200 draws
     .venv/bin/python -m nnlib.grading.margins cnn --draws 1000 --question train_cnn
+    python -m nnlib.grading.margins --course PATH_TO_THE_COURSE   # nnlib installed elsewhere
 
 It exits 1 when a draw fails or a margin is below ``--min-margin`` (default 5). The solution
 notebook's provided and answer cells run in this process (they are the course's own code);
@@ -46,10 +47,10 @@ REPO = Path(__file__).resolve().parents[2]
 def solution_namespace(assignment: str, course: Path = REPO) -> dict[str, Any]:
     """The names the solution notebook of ``assignment`` defines.
 
-    Runs, in order, every code cell of ``solutions/<name>/<name>.ipynb`` that the grader
-    would run before the tests: the provided (locked) cells and the answer cells, not the
-    graded test cells nor cells without nbgrader metadata (demos, tables). Their printing is
-    discarded.
+    Runs, in order, every code cell of ``<course>/solutions/<name>/<name>.ipynb`` that carries
+    nbgrader metadata, except the graded test cells: the provided (locked) cells, the answer
+    cells and the ungraded cells between them (timings, tables), as the grader's kernel runs
+    them. Their printing is discarded.
     """
     path = Path(course) / "solutions" / assignment / f"{assignment}.ipynb"
     nb = notebooks.read_notebook(path)
@@ -116,8 +117,8 @@ def sample(question: core.Question, namespace: Mapping[str, Any], draws: int, se
     return out
 
 
-def check_assignment(assignment: str, draws: int, seed: int,
-                     questions: Sequence[str] = ()) -> list[dict[str, Any]]:
+def check_assignment(assignment: str, draws: int, seed: int, questions: Sequence[str] = (),
+                     course: Path = REPO) -> list[dict[str, Any]]:
     """:func:`sample` for each question of ``assignment`` (or those named), in this process."""
     spec = specs.assignment(assignment)
     known = [q.name for q in spec.QUESTIONS]
@@ -125,7 +126,7 @@ def check_assignment(assignment: str, draws: int, seed: int,
     if unknown:
         raise ValueError(f"{assignment} has no question {', '.join(unknown)}; "
                          f"its questions: {', '.join(known)}")
-    namespace = solution_namespace(assignment)
+    namespace = solution_namespace(assignment, course)
     return [sample(q, namespace, draws, seed) for q in spec.QUESTIONS
             if not questions or q.name in questions]
 
@@ -156,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="only this question (repeatable; needs one assignment)")
     ap.add_argument("--min-margin", type=float, default=5.0,
                     help="least (mean - floor) / sd for a training question (default 5)")
+    ap.add_argument("--course", type=Path, default=REPO,
+                    help="the course folder holding solutions/ (default: this nnlib's checkout)")
     ap.add_argument("--json", action="store_true",
                     help="print one JSON list of the raw results (used by the children)")
     args = ap.parse_args(argv)
@@ -163,8 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         specs.assignment(a)  # a ValueError naming the known assignments
     if args.question and len(args.assignments) != 1:
         ap.error("--question needs exactly one assignment")
+    args.course = args.course.resolve()
+    missing = [a for a in args.assignments
+               if not (args.course / "solutions" / a / f"{a}.ipynb").is_file()]
+    if missing:
+        ap.error(f"no solutions/{missing[0]}/{missing[0]}.ipynb under {args.course}: "
+                 "give the course folder with --course")
     if args.json:
-        out = {a: check_assignment(a, args.draws, args.seed, args.question)
+        out = {a: check_assignment(a, args.draws, args.seed, args.question, args.course)
                for a in args.assignments}
         print(json.dumps(out))
         return 0
@@ -173,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ok_all = True
     for a in args.assignments:
         cmd = [sys.executable, "-m", "nnlib.grading.margins", a, "--json", "--draws",
-               str(args.draws), "--seed", str(args.seed)]
+               str(args.draws), "--seed", str(args.seed), "--course", str(args.course)]
         for q in args.question:
             cmd += ["--question", q]
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
