@@ -83,11 +83,11 @@ def test_a_floor_too_close_to_a_correct_answer_is_reported():
     assert close["margin"] == pytest.approx(24 / 13, rel=0.1)
     assert 0 < len(close["failures"]) < 20  # about 3 % of draws fail a correct answer
     assert all(f[2].startswith("accuracy 0.") for f in close["failures"])
-    _, ok = margins._row("demo", close, min_margin=5.0)
+    _, ok = margins.report_row("demo", close, min_margin=5.0)
     assert not ok
     safe = margins.sample(_noisy_question(0.85, 0.924, 0.013), {}, draws=400, seed=1)
     assert not safe["failures"] and safe["margin"] == pytest.approx(74 / 13, rel=0.1)
-    assert margins._row("demo", safe, min_margin=5.0)[1]
+    assert margins.report_row("demo", safe, min_margin=5.0)[1]
 
 
 def test_bad_arguments_name_the_problem(tmp_path, capsys):
@@ -211,3 +211,12 @@ def test_the_lessons_answers_pass_every_draw(name):
     q = specs.all_questions()[name]
     out = margins.sample(q, _lesson_answers(), draws=200, seed=7)
     assert out["failures"] == [], out["failures"][:3]
+
+
+def test_accuracy_of_reads_either_form():
+    y = np.array([0, 1, 1, 0])
+    scores = np.array([[2.0, 1.0], [0.0, 3.0], [5.0, 1.0], [1.0, 0.5]])  # 3 of 4 right
+    assert core.accuracy_of({"_y_test": y}, {"scores": scores}) == pytest.approx(0.75)
+    assert core.accuracy_of({}, {"accuracy": np.asarray(0.5)}) == 0.5
+    assert core.accuracy_of({}, {"scores": scores}) is None  # no labels: nothing to measure
+    assert core.accuracy_of({"_y_test": y}, None) is None

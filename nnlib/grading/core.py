@@ -122,6 +122,20 @@ def training_judge(function: str, own: Sequence[str], minimum: float, setting: s
     return judge
 
 
+def accuracy_of(inputs: Inputs, outputs: Outputs | None) -> float | None:
+    """The accuracy a training question's outputs show: ``outputs["accuracy"]``, or the
+    argmax of ``outputs["scores"]`` (N, K) against the grader-only labels
+    ``inputs["_y_test"]`` (N,); None when they show neither."""
+    if not outputs:
+        return None
+    if "accuracy" in outputs:
+        return float(np.asarray(outputs["accuracy"], np.float64))
+    if "scores" in outputs and "_y_test" in inputs:
+        scores = np.asarray(outputs["scores"], np.float64)
+        return float(np.mean(np.argmax(scores, axis=1) == inputs["_y_test"]))
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Question:
     """One graded or checkable question (see the module docstring).

@@ -65,19 +65,6 @@ def solution_namespace(assignment: str, course: Path = REPO) -> dict[str, Any]:
     return namespace
 
 
-def accuracy_of(inputs: Mapping[str, Any], outputs: Mapping[str, Any] | None) -> float | None:
-    """The accuracy a training question's outputs show: ``outputs["accuracy"]``, or the
-    argmax of ``outputs["scores"]`` against the grader-only labels ``inputs["_y_test"]``."""
-    if not outputs:
-        return None
-    if "accuracy" in outputs:
-        return float(np.asarray(outputs["accuracy"], np.float64))
-    if "scores" in outputs and "_y_test" in inputs:
-        scores = np.asarray(outputs["scores"], np.float64)
-        return float(np.mean(np.argmax(scores, axis=1) == inputs["_y_test"]))
-    return None
-
-
 def sample(question: core.Question, namespace: Mapping[str, Any], draws: int, seed: int
            ) -> dict[str, Any]:
     """Judges ``question`` on ``draws`` independent draws of its cases, as the grader does.
@@ -99,7 +86,7 @@ def sample(question: core.Question, namespace: Mapping[str, Any], draws: int, se
             problems = core.evaluate_case(question, inputs, outputs, error)
             if problems:
                 failures.append((d, desc, problems[0]))
-            acc = accuracy_of(inputs, outputs)
+            acc = core.accuracy_of(inputs, outputs)
             if question.accuracy_floor is not None and acc is not None:
                 accuracies.append(acc)
     out: dict[str, Any] = {"question": question.name, "draws": draws, "cases": cases,
@@ -131,7 +118,9 @@ def check_assignment(assignment: str, draws: int, seed: int, questions: Sequence
             if not questions or q.name in questions]
 
 
-def _row(assignment: str, r: Mapping[str, Any], min_margin: float) -> tuple[str, bool]:
+def report_row(assignment: str, r: Mapping[str, Any], min_margin: float) -> tuple[str, bool]:
+    """``(line of the table, passed)`` for one :func:`sample` result: passed when no draw
+    failed and the margin, if any, is at least ``min_margin``."""
     ok = not r["failures"] and (r["margin"] is None or r["margin"] >= min_margin)
     text = (f"{assignment + '.' + r['question']:42} {r['draws']:6d} {r['cases']:6d} "
             f"{len(r['failures']):5d} {r['seconds']:8.1f}")
@@ -191,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok_all = False
             continue
         for r in json.loads(done.stdout.strip().splitlines()[-1])[a]:
-            text, ok = _row(a, r, args.min_margin)
+            text, ok = report_row(a, r, args.min_margin)
             ok_all &= ok
             print(text, flush=True)
     print("all checks pass every draw with their margins" if ok_all else

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from nnlib.grading.core import BY_HAND, GRADER, Mistake, Question, counting_calls
+from nnlib.grading.core import BY_HAND, GRADER, Mistake, Question, accuracy_of, counting_calls
 
 MIN_ACCURACY = 0.9
 KEYS = ("W1", "b1", "W2", "b2")
@@ -186,7 +186,7 @@ def _judge_train(i, outputs):
         problems.append(f"train_mlp never called your {' or '.join(unused)}: training with your "
                         "own gradients means jax.grad gets every gradient from your backward "
                         "functions (nnlib.autodiff.custom_vjp for the network and for the loss)")
-    acc = float(np.mean(np.argmax(scores, axis=1) == i["_y_test"]))
+    acc = accuracy_of(i, outputs)
     if acc < MIN_ACCURACY:
         problems.append(f"held-out accuracy {acc:.2f} is below the required {MIN_ACCURACY:.2f}")
     return problems
