@@ -100,6 +100,9 @@ def test_bad_arguments_name_the_problem(tmp_path, capsys):
     with pytest.raises(SystemExit):
         margins.main(["cnn", "--course", str(tmp_path)])
     assert "no solutions/cnn/cnn.ipynb under" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        margins.main(["cnn", "--draws", "0"])
+    assert "--draws must be at least 1, got 0" in capsys.readouterr().err
 
 
 # ------------------------------------------- checks that compare random draws (core.CHANCE)

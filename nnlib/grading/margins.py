@@ -149,10 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--course", type=Path, default=REPO,
                     help="the course folder holding solutions/ (default: this nnlib's checkout)")
     ap.add_argument("--json", action="store_true",
-                    help="print one JSON list of the raw results (used by the children)")
+                    help="print one JSON object {assignment: [results]} (used by the children)")
     args = ap.parse_args(argv)
     for a in args.assignments:
         specs.assignment(a)  # a ValueError naming the known assignments
+    if args.draws < 1:
+        ap.error(f"--draws must be at least 1, got {args.draws}")
     if args.question and len(args.assignments) != 1:
         ap.error("--question needs exactly one assignment")
     args.course = args.course.resolve()
