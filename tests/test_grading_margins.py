@@ -223,3 +223,32 @@ def test_accuracy_of_reads_either_form():
     assert core.accuracy_of({}, {"accuracy": np.asarray(0.5)}) == 0.5
     assert core.accuracy_of({}, {"scores": scores}) is None  # no labels: nothing to measure
     assert core.accuracy_of({"_y_test": y}, None) is None
+
+
+def _outputs_at(assignment, q, inputs, accuracy):
+    """Outputs of a training question that are right in every way but show ``accuracy``."""
+    module = specs.assignment(assignment)
+    if q.name == "train":  # backprop: scores on the held-out points
+        y = np.asarray(inputs["_y_test"])
+        right = int(np.ceil(accuracy * len(y)))
+        predicted = np.where(np.arange(len(y)) < right, y, 1 - y)
+        from nnlib.grading.specs import backprop_network
+        return {"scores": np.eye(2)[predicted],
+                **{f"used_{n}": np.asarray(True) for n in backprop_network.OWN_GRADIENTS}}
+    if q.name == "train_digits":
+        return {"accuracy": np.asarray(accuracy), "losses": np.linspace(2.0, 0.5, 8),
+                "updates": np.asarray(300)}
+    return {"accuracy": np.asarray(accuracy),
+            **{f"used {n}": np.asarray(True) for n in module.OWN}}
+
+
+@pytest.mark.parametrize("name", specs.ASSIGNMENTS)
+def test_the_judge_applies_the_declared_floor(name):
+    # accuracy_floor and the judge's own threshold are given separately: they must agree
+    for q in specs.assignment(name).QUESTIONS:
+        if q.accuracy_floor is None:
+            continue
+        inputs = q.make_cases(np.random.default_rng(0))[0][1]
+        assert q.judge(inputs, _outputs_at(name, q, inputs, q.accuracy_floor + 0.01)) == []
+        below = q.judge(inputs, _outputs_at(name, q, inputs, q.accuracy_floor - 0.01))
+        assert len(below) == 1 and "accuracy" in below[0], (q.name, below)
